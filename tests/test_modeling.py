@@ -1,0 +1,145 @@
+"""BertConfig, the encoder's masking, precisions and XLA, and equivalence with Hugging Face."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import checkpoints
+import modeling
+from conftest import TINY_CONFIG
+from errors import InputError
+
+
+def random_batch(config, batch_size=2, seq_length=16, num_predictions=3, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(seq_length // 2, seq_length + 1, batch_size)
+    mask = (np.arange(seq_length)[None] < lengths[:, None]).astype(np.int32)
+    return {
+        "input_ids": rng.integers(0, config.vocab_size, (batch_size, seq_length)).astype(np.int32) * mask,
+        "input_mask": mask,
+        "segment_ids": (np.arange(seq_length)[None] >= lengths[:, None] // 2).astype(np.int32) * mask,
+        "masked_lm_positions": np.sort(rng.integers(1, seq_length // 2, (batch_size, num_predictions)), axis=1).astype(np.int32),
+    }
+
+
+@pytest.fixture
+def config():
+    return modeling.BertConfig.from_dict(TINY_CONFIG)
+
+
+def test_config_json_round_trip(tmp_path, config):
+    path = tmp_path / "config.json"
+    config.to_json_file(path)
+    assert modeling.BertConfig.from_json_file(path) == config
+    assert json.loads(path.read_text()) == TINY_CONFIG
+
+
+def test_config_reads_hugging_face_fields(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**TINY_CONFIG, "model_type": "bert", "architectures": ["BertModel"], "pad_token_id": 0}))
+    assert modeling.BertConfig.from_json_file(path).hidden_size == 32
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"hidden_size": None}, r"bert_config.json: missing field 'hidden_size'"),
+    ({"hidden_size": 30}, r"bert_config.json: field 'hidden_size' \(30\) is not divisible by 'num_attention_heads' \(4\)"),
+    ({"hidden_act": "swishy"}, r"bert_config.json: field 'hidden_act' is 'swishy'"),
+    ({"num_hidden_layers": "2"}, r"bert_config.json: field 'num_hidden_layers' must be int"),
+    ({"hidden_dropout_prob": 1.5}, r"bert_config.json: field 'hidden_dropout_prob' must be in \[0, 1\)"),
+])
+def test_invalid_config_names_file_and_field(tmp_path, change, message):
+    values = {k: v for k, v in {**TINY_CONFIG, **change}.items() if v is not None}
+    path = tmp_path / "bert_config.json"
+    path.write_text(json.dumps(values))
+    with pytest.raises(InputError, match=message):
+        modeling.BertConfig.from_json_file(path)
+
+
+def test_malformed_config_file(tmp_path):
+    path = tmp_path / "bert_config.json"
+    path.write_text("{not json")
+    with pytest.raises(InputError, match="bert_config.json: not valid JSON"):
+        modeling.BertConfig.from_json_file(path)
+    with pytest.raises(InputError, match="absent.json: cannot read config"):
+        modeling.BertConfig.from_json_file(tmp_path / "absent.json")
+
+
+def test_padding_does_not_change_real_positions(config):
+    model = modeling.build_model(modeling.BertModel(config))
+    batch = random_batch(config, batch_size=1, seq_length=16)
+    length = int(batch["input_mask"].sum())
+    short = {k: v[:, :length] for k, v in batch.items() if k != "masked_lm_positions"}
+    padded = {k: v.copy() for k, v in short.items()}
+    padded = {k: np.pad(v, [(0, 0), (0, 8)]) for k, v in padded.items()}
+    padded["input_ids"][:, length:] = 7  # garbage under the mask must not matter
+    out_short = model(short)["sequence_output"].numpy()
+    out_padded = model(padded)["sequence_output"].numpy()[:, :length]
+    np.testing.assert_allclose(out_short, out_padded, atol=1e-5)
+
+
+def test_outputs_and_shapes(config):
+    model = modeling.build_model(modeling.BertForPreTraining(config))
+    batch = random_batch(config)
+    outputs = model(batch)
+    assert outputs["masked_lm_logits"].shape == (2, 3, config.vocab_size)
+    assert outputs["next_sentence_logits"].shape == (2, 2)
+    encoder = model.bert(batch)
+    assert encoder["sequence_output"].shape == (2, 16, 32)
+    assert encoder["pooled_output"].shape == (2, 32)
+    assert len(encoder["encoder_outputs"]) == config.num_hidden_layers
+    np.testing.assert_array_equal(encoder["encoder_outputs"][-1], encoder["sequence_output"])
+
+
+def test_dropout_only_in_training(config):
+    model = modeling.build_model(modeling.BertForQuestionAnswering(config))
+    batch = random_batch(config)
+    first, second = model(batch)["start_logits"], model(batch)["start_logits"]
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(model(batch, training=True)["start_logits"], first)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_precisions_and_xla_match_float32(config, policy, jit_compile):
+    batch = random_batch(config)
+    reference = modeling.build_model(modeling.BertForPreTraining(config))
+    expected = reference(batch)
+    try:
+        keras.mixed_precision.set_global_policy(policy)
+        model = modeling.build_model(modeling.BertForPreTraining(config))
+        model.set_weights(reference.get_weights())
+        outputs = tf.function(model, jit_compile=jit_compile)(batch)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    tolerance = {"float32": 1e-5, "mixed_float16": 2e-2, "mixed_bfloat16": 1e-1}[policy]
+    for name in ("masked_lm_logits", "next_sentence_logits"):
+        assert outputs[name].dtype == tf.float32
+        np.testing.assert_allclose(outputs[name], expected[name], atol=tolerance)
+
+
+def test_matches_hugging_face_pretraining_model(tmp_path, config):
+    """A random HF BertForPreTraining saved as safetensors (`bert.` prefix, tied decoder) loads and agrees."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    hf_config = transformers.BertConfig(**TINY_CONFIG)
+    hf_model = transformers.BertForPreTraining(hf_config).eval()
+    with torch.no_grad():
+        for parameter in hf_model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)  # biases and LayerNorms away from 0/1
+    hf_model.save_pretrained(tmp_path)
+    model = modeling.build_model(modeling.BertForPreTraining(config))
+    report = checkpoints.load_weights(model, tmp_path)
+    assert report.missing == [] and report.unused == []
+    batch = random_batch(config)
+    ours = model(batch)
+    with torch.no_grad():
+        theirs = hf_model(input_ids=torch.tensor(batch["input_ids"], dtype=torch.long),
+                          attention_mask=torch.tensor(batch["input_mask"], dtype=torch.long),
+                          token_type_ids=torch.tensor(batch["segment_ids"], dtype=torch.long))
+    mlm = np.take_along_axis(theirs.prediction_logits.numpy(), batch["masked_lm_positions"][..., None], axis=1)
+    np.testing.assert_allclose(ours["masked_lm_logits"], mlm, atol=1e-4)
+    np.testing.assert_allclose(ours["next_sentence_logits"], theirs.seq_relationship_logits.numpy(), atol=1e-4)
