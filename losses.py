@@ -1,0 +1,54 @@
+"""Task losses, normalised over the whole global batch.
+
+Each task has two parts. `normalizers(batch)` returns this replica's share of the sums
+that normalise the loss (for example the number of real masked tokens); the training step
+all-reduces them over replicas and micro-batches first. `losses(batch, outputs, totals)`
+then returns this micro-batch's share of each loss, so that summing the shares over all
+micro-batches and replicas gives the loss of the global batch, exactly as if it had been
+one batch on one device.
+
+Example:
+    >>> totals = PRETRAINING.normalizers(batch)           # one replica, one micro-batch
+    >>> PRETRAINING.losses(batch, model(batch), totals)["loss"]
+"""
+
+import collections
+
+import tensorflow as tf
+
+Task = collections.namedtuple("Task", ["normalizers", "losses", "loss_names"])
+
+
+def _cross_entropy(labels, logits):
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32), logits=logits)
+
+
+def _pretraining_normalizers(batch):
+    return {"masked_tokens": tf.reduce_sum(tf.cast(batch["masked_lm_weights"], tf.float32)),
+            "sequences": tf.cast(tf.shape(batch["input_ids"])[0], tf.float32)}
+
+
+def _pretraining_losses(batch, outputs, totals):
+    """Masked-LM cross-entropy weighted by `masked_lm_weights`, plus next-sentence cross-entropy."""
+    weights = tf.cast(batch["masked_lm_weights"], tf.float32)
+    token_losses = _cross_entropy(batch["masked_lm_ids"], outputs["masked_lm_logits"])
+    masked_lm = tf.reduce_sum(token_losses * weights) / (totals["masked_tokens"] + 1e-5)
+    next_sentence = tf.reduce_sum(
+        _cross_entropy(tf.reshape(batch["next_sentence_labels"], [-1]), outputs["next_sentence_logits"])
+    ) / totals["sequences"]
+    return {"loss": masked_lm + next_sentence, "masked_lm_loss": masked_lm, "next_sentence_loss": next_sentence}
+
+
+def _squad_normalizers(batch):
+    return {"sequences": tf.cast(tf.shape(batch["input_ids"])[0], tf.float32)}
+
+
+def _squad_losses(batch, outputs, totals):
+    """Mean of the start-position and end-position cross-entropies (Google's run_squad)."""
+    start = tf.reduce_sum(_cross_entropy(batch["start_positions"], outputs["start_logits"])) / totals["sequences"]
+    end = tf.reduce_sum(_cross_entropy(batch["end_positions"], outputs["end_logits"])) / totals["sequences"]
+    return {"loss": (start + end) / 2.0, "start_loss": start, "end_loss": end}
+
+
+PRETRAINING = Task(_pretraining_normalizers, _pretraining_losses, ("loss", "masked_lm_loss", "next_sentence_loss"))
+SQUAD = Task(_squad_normalizers, _squad_losses, ("loss", "start_loss", "end_loss"))

@@ -1,0 +1,80 @@
+"""BERT's optimizers and learning-rate schedule, built from Keras 3's own.
+
+LAMB (the pretraining default) and AdamW (Google's BERT optimizer: weight decay 0.01,
+epsilon 1e-6), gradients clipped to global norm `CLIP_NORM`, no weight decay on LayerNorm
+parameters and biases, linear warmup then polynomial decay to zero, and for
+fp16 dynamic loss scaling (a step whose gradients overflow is skipped and the scale
+halved). Weight decay is decoupled (applied as `w -= lr * decay * w`) for both.
+
+Gradient accumulation happens in the training step (`training.py`), not here: the step
+sums the micro-batch gradients of a loss normalised over the whole global batch, so
+batch b with 4 accumulation steps equals batch 4b exactly (Keras's own
+`gradient_accumulation_steps` averages per-micro-batch losses, which differs whenever
+micro-batches hold different numbers of masked tokens), and a multi-worker run
+all-reduces once per update instead of once per micro-batch. Clipping happens there too,
+on the all-reduced gradient: Keras's `global_clipnorm` would clip each replica's own
+gradient before summing them, which changes the update as soon as there are two replicas.
+
+Example:
+    >>> optimizer = create_optimizer("lamb", learning_rate=6e-3, num_train_steps=7038,
+    ...                              num_warmup_steps=2000, decay_power=0.5)
+"""
+
+import keras
+
+from errors import InputError
+
+WEIGHT_DECAY = 0.01
+CLIP_NORM = 1.0
+NO_DECAY_VARIABLE_NAMES = ["gamma", "beta", "bias"]  # LayerNorm scale/offset and every bias
+
+
+@keras.saving.register_keras_serializable(package="bert")
+class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Learning rate at update u (0-based): linear warmup, then polynomial decay to 0.
+
+    `learning_rate * u / num_warmup_steps` while u < num_warmup_steps, else
+    `learning_rate * (1 - u / num_train_steps) ** power` (Google's BERT recipe; NVIDIA's
+    LAMB recipe uses power 0.5).
+    """
+
+    def __init__(self, learning_rate, num_train_steps, num_warmup_steps, power=1.0):
+        self.learning_rate = learning_rate
+        self.num_train_steps = num_train_steps
+        self.num_warmup_steps = num_warmup_steps
+        self.power = power
+        self._decay = keras.optimizers.schedules.PolynomialDecay(
+            learning_rate, decay_steps=num_train_steps, end_learning_rate=0.0, power=power)
+
+    def __call__(self, step):
+        update = keras.ops.cast(step, "float32")
+        warmup = self.learning_rate * update / max(self.num_warmup_steps, 1)
+        return keras.ops.where(update < self.num_warmup_steps, warmup, self._decay(update))
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "num_train_steps": self.num_train_steps,
+                "num_warmup_steps": self.num_warmup_steps, "power": self.power}
+
+
+def create_optimizer(optimizer_type, learning_rate, num_train_steps, num_warmup_steps,
+                     decay_power=1.0, loss_scaling=False):
+    """Returns a Keras optimizer; `num_train_steps` and `num_warmup_steps` count updates.
+
+    `loss_scaling` wraps it in `keras.optimizers.LossScaleOptimizer` (for fp16).
+    """
+    if num_train_steps < 1:
+        raise InputError(f"--num_train_steps: must be at least 1, got {num_train_steps}")
+    if learning_rate <= 0:
+        raise InputError(f"--learning_rate: must be positive, got {learning_rate}")
+    schedule = WarmupPolynomialDecay(learning_rate, num_train_steps, num_warmup_steps, decay_power)
+    common = dict(learning_rate=schedule, weight_decay=WEIGHT_DECAY)
+    if optimizer_type == "lamb":
+        optimizer = keras.optimizers.Lamb(beta_1=0.9, beta_2=0.999, epsilon=1e-6, **common)
+    elif optimizer_type == "adam":
+        optimizer = keras.optimizers.AdamW(beta_1=0.9, beta_2=0.999, epsilon=1e-6, **common)
+    else:
+        raise InputError(f"--optimizer_type: expected 'lamb' or 'adam', got {optimizer_type!r}")
+    optimizer.exclude_from_weight_decay(var_names=NO_DECAY_VARIABLE_NAMES)
+    if loss_scaling:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer

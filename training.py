@@ -1,0 +1,219 @@
+"""The training step and loop shared by run_pretraining.py and run_squad.py.
+
+One update, read top to bottom in `make_train_step`:
+  1. every replica takes its per-replica batch of `micro_batch * accumulation` examples;
+  2. the loss normalisers (masked-token and sequence counts) are all-reduced, so every
+     micro-batch's loss is its share of the global batch's loss (`losses.py`);
+  3. forward and backward over the micro-batches in a `tf.while_loop`, summing the
+     (loss-scaled, for fp16) gradients;
+  4. the summed gradients are all-reduced over replicas and clipped to global norm
+     `optimization.CLIP_NORM` (measured unscaled);
+  5. `optimizer.apply` unscales them (fp16), skips the update if they overflowed, applies.
+Steps 2-3 (and 4-5 on a single device) are compiled with XLA when asked.
+
+`run_training` drives it: progress bar with ETA, JSON-lines and TensorBoard logs (loss,
+learning rate, loss scale, sequences/s, MFU, time waiting for input vs computing),
+periodic checkpoints, SIGTERM handling, and a clear stop on a non-finite loss.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tqdm import tqdm
+
+import optimization
+from errors import InputError
+
+
+def make_train_step(strategy, model, optimizer, task, num_accumulation_steps, jit_compile):
+    """Returns `train_step(distributed_batch) -> (metrics, finite)`.
+
+    `metrics` holds the global batch's losses (dict of float32 scalars); `finite` is
+    False when the gradients overflowed (the update was then skipped by loss scaling).
+    """
+    loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    single_device = strategy.num_replicas_in_sync == 1
+
+    def gradients(batch, totals):
+        variables = model.trainable_variables
+        micro_batches = {name: tf.reshape(value, [num_accumulation_steps, -1, *value.shape[1:]])
+                         for name, value in batch.items()}
+
+        def micro_step(index, grads, metrics):
+            micro_batch = {name: value[index] for name, value in micro_batches.items()}
+            with tf.GradientTape() as tape:
+                losses = task.losses(micro_batch, model(micro_batch, training=True), totals)
+                loss = optimizer.scale_loss(losses["loss"]) if loss_scaled else losses["loss"]
+            new_grads = tape.gradient(loss, variables)
+            grads = [total + tf.convert_to_tensor(grad) for total, grad in zip(grads, new_grads)]
+            metrics = {name: metrics[name] + losses[name] for name in metrics}
+            return index + 1, grads, metrics
+
+        zero_grads = [tf.zeros_like(v.value) for v in variables]
+        zero_metrics = {name: tf.constant(0.0) for name in task.loss_names}
+        _, grads, metrics = tf.while_loop(
+            lambda index, *_: index < num_accumulation_steps, micro_step,
+            (tf.constant(0), zero_grads, zero_metrics), parallel_iterations=1)
+        return grads, metrics
+
+    def update(batch):
+        context = tf.distribute.get_replica_context()
+        totals = context.all_reduce(tf.distribute.ReduceOp.SUM, task.normalizers(batch))
+        grads, metrics = gradients_fn(batch, totals)
+        grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        scale = optimizer.dynamic_scale if loss_scaled else 1.0
+        grads, _ = tf.clip_by_global_norm(grads, optimization.CLIP_NORM * scale)
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        # Keras's optimizer sums the gradients over replicas once more; each passes its share.
+        optimizer.apply([g / strategy.num_replicas_in_sync for g in grads], model.trainable_variables)
+        return metrics, finite
+
+    gradients_fn = gradients if single_device else tf.function(gradients, jit_compile=jit_compile)
+    replica_step = tf.function(update, jit_compile=jit_compile) if single_device else update
+
+    @tf.function
+    def train_step(distributed_batch):
+        metrics, finite = strategy.run(replica_step, args=(distributed_batch,))
+        metrics = {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                   for name, value in metrics.items()}
+        overflowed = strategy.reduce(tf.distribute.ReduceOp.SUM, 1 - tf.cast(finite, tf.int32), axis=None)
+        finite = tf.equal(overflowed, 0)
+        return metrics, finite
+
+    return train_step
+
+
+@dataclasses.dataclass
+class LoopConfig:
+    """What the loop needs besides the step: counts are updates, times are seconds."""
+
+    num_train_steps: int
+    save_checkpoints_steps: int
+    display_loss_steps: int
+    global_batch_size: int
+    flops_per_sequence: float = 0.0
+    peak_flops: float = 0.0
+    dllog_path: str = ""
+    tensorboard_dir: str = ""
+    profile_steps: tuple = ()
+    is_chief: bool = True
+
+
+class _Preemption:
+    """Remembers a SIGTERM so the loop can checkpoint and stop between steps."""
+
+    def __init__(self):
+        self.requested = False
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        del signum, frame
+        self.requested = True
+
+
+def run_training(train_step, iterator, optimizer, state, step, skipped_steps, config):
+    """Runs updates until `config.num_train_steps`; returns the last logged metrics.
+
+    `state` is a `train_state.TrainState` (checkpoints), `step` and `skipped_steps` its
+    int64 counter variables. The step counter also fixes the input position: the caller
+    builds `iterator` so that it starts after `step` global batches.
+    """
+    preemption = _Preemption()
+    logger = _MetricsLogger(config) if config.is_chief else None
+    start_step = int(step.numpy())
+    progress = tqdm(total=config.num_train_steps, initial=start_step, unit="step", desc="training",
+                    disable=not config.is_chief, dynamic_ncols=True)
+    interval = _Interval()
+    last = {}
+    while int(step.numpy()) < config.num_train_steps:
+        current = int(step.numpy())
+        if current in config.profile_steps[:1] and config.is_chief:
+            tf.profiler.experimental.start(config.tensorboard_dir)
+        fetch_start = time.perf_counter()
+        batch = next(iterator)
+        compute_start = time.perf_counter()
+        metrics, finite = train_step(batch)
+        metrics = {name: float(value) for name, value in metrics.items()}
+        interval.add(compute_start - fetch_start, time.perf_counter() - compute_start)
+        if current + 1 in config.profile_steps[1:] and config.is_chief:
+            tf.profiler.experimental.stop()
+        if not np.isfinite(metrics["loss"]):
+            raise InputError(f"non-finite loss ({metrics['loss']}) at step {current + 1}; stopping. The last good "
+                             f"checkpoint is untouched; lower --learning_rate or check the data")
+        if not bool(finite):
+            skipped_steps.assign_add(1)
+        step.assign_add(1)
+        progress.update(1)
+        progress.set_postfix(loss=f"{metrics['loss']:.4f}")
+        current += 1
+        if current % config.display_loss_steps == 0 or current == config.num_train_steps:
+            last = _interval_record(current, metrics, optimizer, skipped_steps, interval, config)
+            interval = _Interval()
+            if logger:
+                logger.write(last)
+        if config.is_chief and (current % config.save_checkpoints_steps == 0 or current == config.num_train_steps):
+            state.save()
+        if preemption.requested:
+            if config.is_chief:
+                path = state.save()
+                print(f"SIGTERM: saved {path} at step {current}; rerun the same command to resume.", flush=True)
+            progress.close()
+            raise SystemExit(0)
+    progress.close()
+    return last
+
+
+@dataclasses.dataclass
+class _Interval:
+    wait_seconds: float = 0.0
+    compute_seconds: float = 0.0
+    steps: int = 0
+
+    def add(self, wait, compute):
+        self.wait_seconds += wait
+        self.compute_seconds += compute
+        self.steps += 1
+
+
+def _interval_record(step, metrics, optimizer, skipped_steps, interval, config):
+    seconds = interval.wait_seconds + interval.compute_seconds
+    sequences_per_second = interval.steps * config.global_batch_size / max(seconds, 1e-9)
+    record = {"step": step, **{name: round(value, 6) for name, value in metrics.items()},
+              "learning_rate": float(optimizer.learning_rate.numpy()),
+              "sequences_per_second": round(sequences_per_second, 2),
+              "input_wait_fraction": round(interval.wait_seconds / max(seconds, 1e-9), 4),
+              "skipped_steps": int(skipped_steps.numpy())}
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        record["loss_scale"] = float(optimizer.dynamic_scale.numpy())
+    if config.peak_flops and config.flops_per_sequence:
+        record["mfu"] = round(sequences_per_second * config.flops_per_sequence / config.peak_flops, 4)
+    return record
+
+
+class _MetricsLogger:
+    """JSON lines in `dllog_path` and TensorBoard scalars in `tensorboard_dir`."""
+
+    def __init__(self, config):
+        self.dllog_path = config.dllog_path
+        self.writer = tf.summary.create_file_writer(config.tensorboard_dir) if config.tensorboard_dir else None
+        if self.dllog_path:
+            os.makedirs(os.path.dirname(os.path.abspath(self.dllog_path)), exist_ok=True)
+
+    def write(self, record):
+        logging.info("step %d: %s", record["step"], json.dumps(record))
+        if self.dllog_path:
+            with open(self.dllog_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        if self.writer:
+            with self.writer.as_default(step=record["step"]):
+                for name, value in record.items():
+                    if name != "step":
+                        tf.summary.scalar(name, value)
+            self.writer.flush()
