@@ -132,41 +132,42 @@ def run_training(train_step, iterator, optimizer, state, step, skipped_steps, co
                     disable=not config.is_chief, dynamic_ncols=True)
     interval = _Interval()
     last = {}
-    while int(step.numpy()) < config.num_train_steps:
-        current = int(step.numpy())
-        if current in config.profile_steps[:1] and config.is_chief:
-            tf.profiler.experimental.start(config.tensorboard_dir)
-        fetch_start = time.perf_counter()
-        batch = next(iterator)
-        compute_start = time.perf_counter()
-        metrics, finite = train_step(batch)
-        metrics = {name: float(value) for name, value in metrics.items()}
-        interval.add(compute_start - fetch_start, time.perf_counter() - compute_start)
-        if current + 1 in config.profile_steps[1:] and config.is_chief:
-            tf.profiler.experimental.stop()
-        if not np.isfinite(metrics["loss"]):
-            raise InputError(f"non-finite loss ({metrics['loss']}) at step {current + 1}; stopping. The last good "
-                             f"checkpoint is untouched; lower --learning_rate or check the data")
-        if not bool(finite):
-            skipped_steps.assign_add(1)
-        step.assign_add(1)
-        progress.update(1)
-        progress.set_postfix(loss=f"{metrics['loss']:.4f}")
-        current += 1
-        if current % config.display_loss_steps == 0 or current == config.num_train_steps:
-            last = _interval_record(current, metrics, optimizer, skipped_steps, interval, config)
-            interval = _Interval()
-            if logger:
-                logger.write(last)
-        if config.is_chief and (current % config.save_checkpoints_steps == 0 or current == config.num_train_steps):
-            state.save()
-        if preemption.requested:
-            if config.is_chief:
-                path = state.save()
-                print(f"SIGTERM: saved {path} at step {current}; rerun the same command to resume.", flush=True)
-            progress.close()
-            raise SystemExit(0)
-    progress.close()
+    try:
+        while int(step.numpy()) < config.num_train_steps:
+            current = int(step.numpy())
+            if current in config.profile_steps[:1] and config.is_chief:
+                tf.profiler.experimental.start(config.tensorboard_dir)
+            fetch_start = time.perf_counter()
+            batch = next(iterator)
+            compute_start = time.perf_counter()
+            metrics, finite = train_step(batch)
+            metrics = {name: float(value) for name, value in metrics.items()}
+            interval.add(compute_start - fetch_start, time.perf_counter() - compute_start)
+            if current + 1 in config.profile_steps[1:] and config.is_chief:
+                tf.profiler.experimental.stop()
+            if not np.isfinite(metrics["loss"]):
+                raise InputError(f"non-finite loss ({metrics['loss']}) at step {current + 1}; stopping. The last good "
+                                 f"checkpoint is untouched; lower --learning_rate or check the data")
+            if not bool(finite):
+                skipped_steps.assign_add(1)
+            step.assign_add(1)
+            progress.update(1)
+            progress.set_postfix(loss=f"{metrics['loss']:.4f}")
+            current += 1
+            if current % config.display_loss_steps == 0 or current == config.num_train_steps:
+                last = _interval_record(current, metrics, optimizer, skipped_steps, interval, config)
+                interval = _Interval()
+                if logger:
+                    logger.write(last)
+            if config.is_chief and (current % config.save_checkpoints_steps == 0 or current == config.num_train_steps):
+                state.save()
+            if preemption.requested:
+                if config.is_chief:
+                    path = state.save()
+                    print(f"SIGTERM: saved {path} at step {current}; rerun the same command to resume.", flush=True)
+                raise SystemExit(0)
+    finally:
+        progress.close()
     return last
 
 

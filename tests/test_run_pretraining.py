@@ -151,3 +151,58 @@ def test_bad_inputs_are_one_line_errors(workspace, tmp_path):
         last_line = result.stderr.strip().splitlines()[-1]
         assert last_line.startswith("error: ") and message in last_line, last_line
     assert {p.name: p.stat().st_mtime_ns for p in ok_dir.iterdir()} == before
+
+
+def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes(workspace, tmp_path):
+    flags = ["--train_batch_size=4", "--num_train_steps=100000", "--save_checkpoints_steps=100000"]
+    process = subprocess.Popen(pretraining_command(workspace, tmp_path, *flags), stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 300
+    while not (tmp_path / "pretraining_log.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    assert "SIGTERM: saved" in stdout
+    (saved,) = [p.name for p in tmp_path.glob("ckpt-*.index")]
+    resumed = run(pretraining_command(workspace, tmp_path, "--train_batch_size=4", "--num_train_steps=10"))
+    step = int(saved[len("ckpt-"):-len(".index")])
+    assert step >= 4 and f"at step {step}" in resumed.stdout
+
+
+def test_non_finite_loss_stops_with_clear_error_and_keeps_checkpoint(workspace, tmp_path):
+    good = run(pretraining_command(workspace, tmp_path, "--train_batch_size=4", "--num_train_steps=2",
+                                   "--save_checkpoints_steps=2"))
+    assert good.returncode == 0
+    checkpoint_bytes = (tmp_path / "ckpt-2.data-00000-of-00001").read_bytes()
+    exploding = run(pretraining_command(workspace, tmp_path, "--train_batch_size=4", "--num_train_steps=10",
+                                        "--save_checkpoints_steps=1", "--optimizer_type=adam",
+                                        "--learning_rate=1e12"))
+    assert exploding.returncode == 2
+    assert "non-finite loss" in exploding.stderr.strip().splitlines()[-1]
+    assert (tmp_path / "ckpt-2.data-00000-of-00001").read_bytes() == checkpoint_bytes
+
+
+def test_a_few_hundred_steps_learn_the_masked_lm(tmp_path):
+    """A tiny BERT with a vocab built from the sample corpus: loss falls, accuracy far above chance."""
+    corpus = REPO_ROOT / "data/sample/sample_corpus.txt"
+    vocab = tmp_path / "vocab.txt"
+    subprocess.run([sys.executable, str(REPO_ROOT / "build_vocab.py"), f"--input_file={corpus}",
+                    f"--vocab_file={vocab}", "--vocab_size=1000"], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(REPO_ROOT / "create_pretraining_data.py"), f"--input_file={corpus}",
+                    f"--output_file={tmp_path / 'train.tfrecord'}", f"--vocab_file={vocab}", "--max_seq_length=64",
+                    "--max_predictions_per_seq=10", "--dupe_factor=10"], check=True, capture_output=True)
+    vocab_size = len(vocab.read_text(encoding="utf-8").splitlines())
+    (tmp_path / "config.json").write_text(json.dumps({**TINY_CONFIG, "vocab_size": vocab_size, "hidden_size": 64,
+                                                      "intermediate_size": 128}))
+    result = run([sys.executable, str(REPO_ROOT / "run_pretraining.py"), f"--bert_config_file={tmp_path / 'config.json'}",
+                  f"--input_files_dir={tmp_path / 'train.tfrecord'}", f"--eval_files_dir={tmp_path / 'train.tfrecord'}",
+                  f"--output_dir={tmp_path / 'out'}", "--do_train", "--do_eval", "--train_batch_size=16",
+                  "--max_seq_length=64", "--max_predictions_per_seq=10", "--learning_rate=5e-3",
+                  "--num_train_steps=200", "--num_warmup_steps=20", "--display_loss_steps=20",
+                  "--save_checkpoints_steps=200", "--max_eval_steps=10", "--use_xla"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = [json.loads(line) for line in (tmp_path / "out/pretraining_log.jsonl").read_text().splitlines()]
+    assert log[-1]["masked_lm_loss"] < log[0]["masked_lm_loss"] - 0.5
+    evaluation = json.loads((tmp_path / "out/eval_results.json").read_text())
+    assert evaluation["masked_lm_accuracy"] > 20.0 / vocab_size  # 20x chance
