@@ -8,6 +8,10 @@ Rerunning with the same --output_dir resumes from its newest checkpoint exactly;
         --input_files_dir=data/tfrecord/seq_128_pred_20 --output_dir=results/phase1 \
         --do_train --train_batch_size=64 --num_accumulation_steps=8 --learning_rate=6e-3 \
         --num_train_steps=7038 --num_warmup_steps=2000 --amp --use_xla
+
+With --horovod, start one process per GPU with `horovodrun -np <gpus> python run_pretraining.py
+... --horovod` (Horovod from scripts/install_horovod.sh); otherwise tf.distribute spans the
+GPUs and the workers (distribution.py).
 """
 
 import glob
@@ -60,6 +64,8 @@ flags.DEFINE_integer("shuffle_buffer", 10000, "Examples in the input shuffle buf
 flags.DEFINE_string("profile_steps", "", "'start,stop' updates between which a TensorBoard profiler trace is written.")
 flags.DEFINE_bool("quick_check", False, "Smoke test: 5 updates, 2 evaluation batches, small shuffle buffer.")
 flags.DEFINE_string("vocab_file", None, "Vocab, needed only with --dynamic_masking (random replacement tokens).")
+flags.DEFINE_bool("horovod", False, "All-reduce with Horovod across the processes horovodrun starts (one per GPU) "
+                  "instead of tf.distribute.")
 cli_flags.define_precision_flags()
 FLAGS = flags.FLAGS
 
@@ -74,7 +80,7 @@ def shard_pattern(path, flag):
     return sorted(files)
 
 
-def make_distributed_dataset(strategy, files, per_replica_batch, skip_batches):
+def make_distributed_dataset(replicas, files, per_replica_batch, skip_batches):
     """The training input, each replica's pipeline advanced past `skip_batches` batches (resume)."""
     masking = {}
     if FLAGS.dynamic_masking:
@@ -83,13 +89,12 @@ def make_distributed_dataset(strategy, files, per_replica_batch, skip_batches):
 
     def dataset_fn(input_context):
         dataset = pretraining_input.make_pretraining_dataset(
-            files, per_replica_batch * strategy.num_replicas_in_sync, FLAGS.max_seq_length,
+            files, per_replica_batch * replicas.num_replicas, FLAGS.max_seq_length,
             FLAGS.max_predictions_per_seq, is_training=True, input_context=input_context, seed=FLAGS.seed,
             shuffle_buffer=FLAGS.shuffle_buffer, dynamic_masking=FLAGS.dynamic_masking, **masking)
         return dataset.skip(skip_batches) if skip_batches else dataset
 
-    return strategy.distribute_datasets_from_function(
-        dataset_fn, tf.distribute.InputOptions(experimental_fetch_to_device=True))
+    return replicas.distribute_datasets_from_function(dataset_fn)
 
 
 def check_output_dir(output_dir):
@@ -103,12 +108,12 @@ def check_output_dir(output_dir):
         raise InputError(f"--output_dir: {output_dir} is not writable ({error.strerror})") from None
 
 
-def train(strategy, config, chief, jit_compile):
+def train(replicas, config, jit_compile):
     files = shard_pattern(FLAGS.input_files_dir, "input_files_dir")
-    replicas = strategy.num_replicas_in_sync
-    global_batch = FLAGS.train_batch_size * FLAGS.num_accumulation_steps * replicas
+    strategy, chief = replicas.strategy, replicas.is_chief
+    global_batch = FLAGS.train_batch_size * FLAGS.num_accumulation_steps * replicas.num_replicas
     print(f"Global batch size: {global_batch} sequences = {FLAGS.train_batch_size} per micro-batch x "
-          f"{FLAGS.num_accumulation_steps} accumulation steps x {replicas} replicas; "
+          f"{FLAGS.num_accumulation_steps} accumulation steps x {replicas.num_replicas} replicas; "
           f"learning rate {FLAGS.learning_rate} (as given, not scaled by the worker count).", flush=True)
     amp_fp16 = FLAGS.amp and FLAGS.amp_dtype == "float16"
     with strategy.scope():
@@ -127,9 +132,10 @@ def train(strategy, config, chief, jit_compile):
         print(f"Resuming from {checkpoints.latest_checkpoint(FLAGS.output_dir)} at step {resumed_step}.", flush=True)
     elif FLAGS.init_checkpoint:
         print(checkpoints.load_weights(model, FLAGS.init_checkpoint).summary(), flush=True)
+    replicas.broadcast_from_chief(model.variables + optimizer.variables + [step, skipped])
     per_replica_batch = FLAGS.train_batch_size * FLAGS.num_accumulation_steps
-    dataset = make_distributed_dataset(strategy, files, per_replica_batch, resumed_step or 0)
-    train_step = training.make_train_step(strategy, model, optimizer, losses.PRETRAINING,
+    dataset = make_distributed_dataset(replicas, files, per_replica_batch, int(step.numpy()))
+    train_step = training.make_train_step(replicas, model, optimizer, losses.PRETRAINING,
                                           FLAGS.num_accumulation_steps, jit_compile)
     profile = tuple(int(x) for x in FLAGS.profile_steps.split(",")) if FLAGS.profile_steps else ()
     loop_config = training.LoopConfig(
@@ -137,7 +143,7 @@ def train(strategy, config, chief, jit_compile):
         display_loss_steps=FLAGS.display_loss_steps, global_batch_size=global_batch,
         flops_per_sequence=flops.training_flops_per_sequence(config, FLAGS.max_seq_length,
                                                              FLAGS.max_predictions_per_seq),
-        peak_flops=flops.measure_matmul_peak(tf.dtypes.as_dtype(precision.compute_dtype())) * replicas,
+        peak_flops=flops.measure_matmul_peak(tf.dtypes.as_dtype(precision.compute_dtype())) * replicas.num_replicas,
         dllog_path=FLAGS.dllog_path or os.path.join(FLAGS.output_dir, "pretraining_log.jsonl"),
         tensorboard_dir=os.path.join(FLAGS.output_dir, "tensorboard"), profile_steps=profile, is_chief=chief)
     last = training.run_training(train_step, iter(dataset), optimizer, state, step, skipped, loop_config)
@@ -204,7 +210,7 @@ def main(argv):
                  "display_loss_steps", "max_seq_length", "max_predictions_per_seq"):
         if getattr(FLAGS, name) < 1:
             raise InputError(f"--{name}: must be at least 1, got {getattr(FLAGS, name)}")
-    strategy = distribution.create_strategy()
+    replicas = distribution.create_replicas(horovod=FLAGS.horovod)
     keras.utils.set_random_seed(FLAGS.seed)
     jit_compile = precision.configure(FLAGS.amp, FLAGS.amp_dtype, FLAGS.use_xla)
     config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
@@ -213,12 +219,11 @@ def main(argv):
                          f"({config.max_position_embeddings}) of {FLAGS.bert_config_file}")
     if FLAGS.max_predictions_per_seq > FLAGS.max_seq_length:
         raise InputError("--max_predictions_per_seq: must not exceed --max_seq_length")
-    chief = distribution.is_chief(strategy)
-    if chief:
+    if replicas.is_chief:
         check_output_dir(FLAGS.output_dir)
-    model = train(strategy, config, chief, jit_compile) if FLAGS.do_train else None
+    model = train(replicas, config, jit_compile) if FLAGS.do_train else None
     if FLAGS.do_eval:
-        evaluate(strategy, config, model, chief)
+        evaluate(replicas.strategy, config, model, replicas.is_chief)
 
 
 if __name__ == "__main__":

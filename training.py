@@ -6,10 +6,11 @@ One update, read top to bottom in `make_train_step`:
      micro-batch's loss is its share of the global batch's loss (`losses.py`);
   3. forward and backward over the micro-batches in a `tf.while_loop`, summing the
      (loss-scaled, for fp16) gradients;
-  4. the summed gradients are all-reduced over replicas and clipped to global norm
-     `optimization.CLIP_NORM` (measured unscaled);
+  4. the summed gradients (and the losses, for logging) are all-reduced over replicas and
+     clipped to global norm `optimization.CLIP_NORM` (measured unscaled);
   5. `optimizer.apply` unscales them (fp16), skips the update if they overflowed, applies.
-Steps 2-3 (and 4-5 on a single device) are compiled with XLA when asked.
+Steps 2-3 (and 4-5 on a single device) are compiled with XLA when asked. The all-reduces
+go through `distribution.py`'s replicas object: tf.distribute, or Horovod (`--horovod`).
 
 `run_training` drives it: progress bar with ETA, JSON-lines and TensorBoard logs (loss,
 learning rate, loss scale, sequences/s, MFU, time waiting for input vs computing),
@@ -28,18 +29,23 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
+import distribution
 import optimization
 from errors import InputError
 
 
-def make_train_step(strategy, model, optimizer, task, num_accumulation_steps, jit_compile):
+def make_train_step(replicas, model, optimizer, task, num_accumulation_steps, jit_compile):
     """Returns `train_step(distributed_batch) -> (metrics, finite)`.
 
-    `metrics` holds the global batch's losses (dict of float32 scalars); `finite` is
-    False when the gradients overflowed (the update was then skipped by loss scaling).
+    `replicas` is `distribution.create_replicas()`'s object (or a bare tf.distribute
+    strategy). `metrics` holds the global batch's losses (dict of float32 scalars), the
+    same on every replica; `finite` is False when the gradients overflowed (the update
+    was then skipped by loss scaling).
     """
+    replicas = distribution.as_replicas(replicas)
+    strategy = replicas.strategy
     loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-    single_device = strategy.num_replicas_in_sync == 1
+    single_device = replicas.num_replicas == 1
 
     def gradients(batch, totals):
         variables = model.trainable_variables
@@ -64,14 +70,14 @@ def make_train_step(strategy, model, optimizer, task, num_accumulation_steps, ji
         return grads, metrics
 
     def update(batch):
-        context = tf.distribute.get_replica_context()
-        totals = context.all_reduce(tf.distribute.ReduceOp.SUM, task.normalizers(batch))
+        totals = replicas.all_reduce_sum(task.normalizers(batch))
         grads, metrics = gradients_fn(batch, totals)
-        grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        grads, metrics = replicas.all_reduce_sum((grads, metrics))
         scale = optimizer.dynamic_scale if loss_scaled else 1.0
         grads, _ = tf.clip_by_global_norm(grads, optimization.CLIP_NORM * scale)
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-        # Keras's optimizer sums the gradients over replicas once more; each passes its share.
+        # Keras's optimizer sums the gradients over the strategy's replicas once more; each
+        # passes its share. (Under Horovod the strategy has one replica: the whole sum.)
         optimizer.apply([g / strategy.num_replicas_in_sync for g in grads], model.trainable_variables)
         return metrics, finite
 
@@ -80,12 +86,10 @@ def make_train_step(strategy, model, optimizer, task, num_accumulation_steps, ji
 
     @tf.function
     def train_step(distributed_batch):
-        metrics, finite = strategy.run(replica_step, args=(distributed_batch,))
-        metrics = {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                   for name, value in metrics.items()}
-        overflowed = strategy.reduce(tf.distribute.ReduceOp.SUM, 1 - tf.cast(finite, tf.int32), axis=None)
-        finite = tf.equal(overflowed, 0)
-        return metrics, finite
+        results = strategy.run(replica_step, args=(distributed_batch,))
+        # Every replica holds the same all-reduced losses, and the same `finite` (it is
+        # computed from the same all-reduced gradients): take this worker's first.
+        return tf.nest.map_structure(lambda value: strategy.experimental_local_results(value)[0], results)
 
     return train_step
 

@@ -9,7 +9,8 @@
 #
 #   precision      fp32 | fp16 (dynamic loss scaling) | bf16
 #   use_xla        true | false
-#   num_gpus       GPUs on this node (1 = one device; more = tf.distribute MirroredStrategy)
+#   num_gpus       GPUs on this node (1 = one device; more = tf.distribute MirroredStrategy, or
+#                  with --horovod one process per GPU under horovodrun)
 #   train_steps    phase-1 updates; phase 2 runs train_steps * 1563 / 7038 updates (NVIDIA's LAMB ratio)
 #   bert_model     base | large (configs/bert_config_<model>.json)
 #   batch sizes are per GPU per micro-batch; the learning rates are used as given (never scaled).
@@ -19,6 +20,8 @@
 #   --results_dir DIR  output (default results/pretraining); rerunning resumes where it stopped
 #   --vocab_file FILE  needed only with --dynamic_masking
 #   --dynamic_masking  mask on the fly (shards written with create_pretraining_data.py --no_masking)
+#   --horovod          launch with `horovodrun -np num_gpus` and all-reduce with Horovod
+#                      (install it with scripts/install_horovod.sh)
 #
 # Example (NVIDIA's LAMB recipe on 8 GPUs):
 #   scripts/run_pretraining.sh 64 8 8 6e-3 4e-3 fp16 true 8 2000 200 7038 200 128 512 large
@@ -32,6 +35,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA_DIR="$ROOT/data/tfrecord/wikicorpus_en"
 RESULTS_DIR="$ROOT/results/pretraining"
 EXTRA=()
+HOROVOD=false
 while [[ $# -gt 0 && "$1" == --* ]]; do
   case "$1" in
     --help|-h) usage; exit 0 ;;
@@ -39,6 +43,7 @@ while [[ $# -gt 0 && "$1" == --* ]]; do
     --results_dir) [[ $# -ge 2 ]] || die "--results_dir needs a value"; RESULTS_DIR="$2"; shift 2 ;;
     --vocab_file) [[ $# -ge 2 ]] || die "--vocab_file needs a value"; EXTRA+=("--vocab_file=$2"); shift 2 ;;
     --dynamic_masking) EXTRA+=("--dynamic_masking"); shift ;;
+    --horovod) HOROVOD=true; shift ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -65,12 +70,17 @@ if [[ "$8" -gt 1 ]]; then
 fi
 PHASE2_STEPS=$(( ${11} * 1563 / 7038 )); [[ $PHASE2_STEPS -ge 1 ]] || PHASE2_STEPS=1
 PYTHON="${PYTHON:-python3}"
+LAUNCH=("$PYTHON")
+if $HOROVOD; then
+  command -v horovodrun >/dev/null || die "--horovod: horovodrun not found (install with scripts/install_horovod.sh)"
+  LAUNCH=(horovodrun -np "$8" -H "localhost:$8" "$PYTHON"); EXTRA+=("--horovod")
+fi
 
 run_phase() {  # phase seq predictions batch lr warmup steps accumulation [init]
   local phase=$1 out="$RESULTS_DIR/phase_$1"
   [[ -d "$DATA_DIR/seq_$2_pred_$3" ]] || die "no shards in $DATA_DIR/seq_$2_pred_$3 (run scripts/data_download.sh)"
   mkdir -p "$out"
-  "$PYTHON" "$ROOT/run_pretraining.py" --bert_config_file="$CONFIG" \
+  "${LAUNCH[@]}" "$ROOT/run_pretraining.py" --bert_config_file="$CONFIG" \
     --input_files_dir="$DATA_DIR/seq_$2_pred_$3" --eval_files_dir="$DATA_DIR/seq_$2_pred_$3" \
     --output_dir="$out" --do_train --max_seq_length="$2" --max_predictions_per_seq="$3" \
     --train_batch_size="$4" --eval_batch_size="$EVAL_BATCH" --learning_rate="$5" --num_warmup_steps="$6" \
