@@ -28,6 +28,7 @@ from errors import InputError
 
 REQUIRED_SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_INPUT_CHARS_PER_WORD = 200
+_CHUNK_CACHE_SIZE = 1_000_000  # cached space-separated chunks before the cache is emptied
 
 
 def load_vocab(vocab_file):
@@ -72,10 +73,26 @@ class FullTokenizer:
         self.inv_vocab = {index: token for token, index in self.vocab.items()}
         self.do_lower_case = do_lower_case
         self._backend = _build_backend(self.vocab, do_lower_case)
+        self._chunk_cache = {}
 
     def tokenize(self, text):
-        """Returns the WordPiece tokens of `text` as a list of strings."""
-        return self._backend.encode(self._final_sigmas(text), add_special_tokens=False).tokens
+        """Returns the WordPiece tokens of `text` as a list of strings.
+
+        Real text repeats its words, so the tokens of each space-separated chunk are cached
+        and only unseen chunks go to the Rust backend, in one batch. A space always ends a
+        token in Google's tokenizer, so chunks are tokenized exactly as within the text.
+        """
+        chunks = text.split(" ")
+        cache = self._chunk_cache
+        unseen = list({chunk for chunk in chunks if chunk not in cache})
+        if unseen:
+            if len(cache) + len(unseen) > _CHUNK_CACHE_SIZE:
+                cache.clear()
+            encodings = self._backend.encode_batch_fast(
+                [self._final_sigmas(chunk) for chunk in unseen], add_special_tokens=False)
+            for chunk, encoding in zip(unseen, encodings):
+                cache[chunk] = [self.inv_vocab[index] for index in encoding.ids]
+        return [token for chunk in chunks for token in cache[chunk]]
 
     def convert_tokens_to_ids(self, tokens):
         return [self.vocab[token] for token in tokens]
