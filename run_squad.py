@@ -71,6 +71,8 @@ flags.DEFINE_string("dllog_path", None,
 flags.DEFINE_enum("optimizer_type", "adam", ["adam", "lamb"], "AdamW (Google's run_squad) or LAMB.")
 flags.DEFINE_string("export_dir", None, "Also write a SavedModel here (signature serving_default: int32 "
                     "input_ids, input_mask, segment_ids [batch, max_seq_length] -> start_logits, end_logits).")
+flags.DEFINE_bool("horovod", False, "All-reduce with Horovod across the processes horovodrun starts (one per GPU) "
+                  "instead of tf.distribute.")
 flags.DEFINE_integer("seed", 12345, "Seed of weight initialisation, dropout and input order.")
 FLAGS = flags.FLAGS
 
@@ -138,7 +140,7 @@ def read_gold_answers(path):
     return squad_metrics.read_dataset(path, require_answers=not FLAGS.version_2_with_negative)
 
 
-def make_train_dataset(strategy, features, per_replica_batch, skip_batches):
+def make_train_dataset(replicas, features, per_replica_batch, skip_batches):
     """Shuffled, repeated batches of training windows for each replica, after `skip_batches` (resume).
 
     The window numbers are shuffled (a new order every epoch, the same orders in every run
@@ -158,21 +160,21 @@ def make_train_dataset(strategy, features, per_replica_batch, skip_batches):
                            num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)
 
-    return strategy.distribute_datasets_from_function(dataset_fn)
+    return replicas.distribute_datasets_from_function(dataset_fn)
 
 
-def train(strategy, config, features, chief, jit_compile):
+def train(replicas, config, features, chief, jit_compile):
     """Fine-tunes (or resumes fine-tuning) a `BertForQuestionAnswering`; returns it."""
-    replicas = strategy.num_replicas_in_sync
+    strategy = replicas.strategy
     per_replica_batch = FLAGS.train_batch_size * FLAGS.num_accumulation_steps
-    global_batch = per_replica_batch * replicas
+    global_batch = per_replica_batch * replicas.num_replicas
     num_train_steps = int(len(features) / global_batch * FLAGS.num_train_epochs)
     if num_train_steps < 1:
         raise InputError(f"--num_train_epochs: {FLAGS.num_train_epochs} epochs of {len(features)} training windows "
                          f"do not fill one global batch of {global_batch}")
     num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
     print(f"Global batch size: {global_batch} windows = {FLAGS.train_batch_size} per micro-batch x "
-          f"{FLAGS.num_accumulation_steps} accumulation steps x {replicas} replicas; learning rate "
+          f"{FLAGS.num_accumulation_steps} accumulation steps x {replicas.num_replicas} replicas; learning rate "
           f"{FLAGS.learning_rate} (as given, not scaled by the replica count); {num_train_steps} updates "
           f"({len(features)} windows x {FLAGS.num_train_epochs} epochs), {num_warmup_steps} of warmup.", flush=True)
     with strategy.scope():
@@ -193,8 +195,9 @@ def train(strategy, config, features, chief, jit_compile):
         print(checkpoints.load_weights(model, FLAGS.init_checkpoint).summary(), flush=True)
     else:
         print("No --init_checkpoint: training from randomly initialised weights.", flush=True)
-    dataset = make_train_dataset(strategy, features, per_replica_batch, resumed_step or 0)
-    train_step = training.make_train_step(strategy, model, optimizer, losses.SQUAD, FLAGS.num_accumulation_steps,
+    replicas.broadcast_from_chief(model.variables + optimizer.variables + [step, skipped])
+    dataset = make_train_dataset(replicas, features, per_replica_batch, int(step.numpy()))
+    train_step = training.make_train_step(replicas, model, optimizer, losses.SQUAD, FLAGS.num_accumulation_steps,
                                           jit_compile)
     loop_config = training.LoopConfig(
         num_train_steps=num_train_steps, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
@@ -358,7 +361,8 @@ def export_saved_model(model, export_dir, max_seq_length):
 def main(argv):
     del argv
     check_flags()
-    strategy = distribution.create_strategy()
+    replicas = distribution.create_replicas(horovod=FLAGS.horovod)
+    strategy = replicas.strategy
     keras.utils.set_random_seed(FLAGS.seed)
     jit_compile = precision.configure(FLAGS.amp, FLAGS.amp_dtype, FLAGS.use_xla)
     config = modeling.BertConfig.from_json_file(
@@ -375,11 +379,11 @@ def main(argv):
     if FLAGS.do_predict:
         predict_examples, predict_features = read_features(FLAGS.predict_file, tokenizer, is_training=False)
         gold = read_gold_answers(FLAGS.predict_file)
-    chief = distribution.is_chief(strategy)
+    chief = replicas.is_chief
     make_output_dir(FLAGS.output_dir)
 
     if FLAGS.do_train:
-        model = train(strategy, config, train_features, chief, jit_compile)
+        model = train(replicas, config, train_features, chief, jit_compile)
     else:
         model = load_trained_model(strategy, config)
     if FLAGS.do_predict and chief:
