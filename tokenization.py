@@ -19,6 +19,8 @@ Example:
 
 import collections
 import dataclasses
+import itertools
+import re
 import unicodedata
 
 import tokenizers
@@ -28,7 +30,29 @@ from errors import InputError
 
 REQUIRED_SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_INPUT_CHARS_PER_WORD = 200
-_CHUNK_CACHE_SIZE = 1_000_000  # cached space-separated chunks before the cache is emptied
+_CACHE_SIZE = 1_000_000  # entries of a tokenizer cache before it is emptied
+# What str.split() takes for whitespace and Google does not: control characters it deletes
+# (VT, FF, FS, GS, RS, US, NEL) and the line/paragraph separators it keeps inside words.
+_NOT_GOOGLE_WHITESPACE = re.compile("[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
+
+
+def _simple_punctuation():
+    """Non-ASCII punctuation common in running text (typographic quotes, dashes, «», ¿...).
+
+    Each is in Unicode category P* (so Google's tokenizer splits it off) and is left
+    unchanged by lower-casing and NFD (so accent stripping cannot touch it).
+    """
+    candidates = [chr(code) for code in (*range(0xA1, 0xC0), *range(0x2010, 0x205F))]
+    return "".join(char for char in candidates if unicodedata.category(char).startswith("P")
+                   and char.lower() == char and unicodedata.normalize("NFD", char) == char)
+
+
+# Printable ASCII (no space, no control character) is all alphanumerics or punctuation.
+_PUNCTUATION = "!-/:-@\\[-`{-~" + _simple_punctuation()  # as a regex character class
+# Text made only of these needs no Unicode processing beyond `str.lower`.
+_SIMPLE_TEXT = re.compile(f"[ \t\n\r!-~{_PUNCTUATION}]*")
+# The words of simple text: Google splits at whitespace and around every punctuation mark.
+_SIMPLE_WORDS = re.compile(f"[{_PUNCTUATION}]|[^ \t\n\r{_PUNCTUATION}]+")
 
 
 def load_vocab(vocab_file):
@@ -73,26 +97,78 @@ class FullTokenizer:
         self.inv_vocab = {index: token for token, index in self.vocab.items()}
         self.do_lower_case = do_lower_case
         self._backend = _build_backend(self.vocab, do_lower_case)
-        self._chunk_cache = {}
+        self._chunk_cache = {}  # whitespace-separated chunk of text: its tokens
+        self._word_pieces = {}  # word (cut at whitespace and punctuation): its pieces
 
     def tokenize(self, text):
         """Returns the WordPiece tokens of `text` as a list of strings.
 
-        Real text repeats its words, so the tokens of each space-separated chunk are cached
-        and only unseen chunks go to the Rust backend, in one batch. A space always ends a
-        token in Google's tokenizer, so chunks are tokenized exactly as within the text.
+        Text made of printable ASCII, whitespace and common punctuation (most lines of
+        English) is split into words by one regular expression and each word's pieces
+        come from a cache: real text repeats its words. Other text is cut at whitespace,
+        which always ends a token in Google's tokenizer, and the tokens of each chunk
+        are cached; unseen chunks go to the Rust backend in one batch.
         """
-        chunks = text.split(" ")
+        if _SIMPLE_TEXT.fullmatch(text):
+            return self._pieces_of_words(_SIMPLE_WORDS.findall(text.lower() if self.do_lower_case else text))
         cache = self._chunk_cache
-        unseen = list({chunk for chunk in chunks if chunk not in cache})
-        if unseen:
-            if len(cache) + len(unseen) > _CHUNK_CACHE_SIZE:
-                cache.clear()
+        # str.split() also cuts at a few characters that Google's cleaning deletes instead.
+        chunks = text.split(" ") if _NOT_GOOGLE_WHITESPACE.search(text) else text.split()
+        try:
+            return list(itertools.chain.from_iterable(map(cache.__getitem__, chunks)))
+        except KeyError:
+            pass
+        if len(cache) > _CACHE_SIZE:
+            cache.clear()
+        other_chunks = []
+        for chunk in dict.fromkeys(chunks):
+            if chunk in cache:
+                continue
+            if _SIMPLE_TEXT.fullmatch(chunk):
+                cache[chunk] = self._pieces_of_words(
+                    _SIMPLE_WORDS.findall(chunk.lower() if self.do_lower_case else chunk))
+            else:
+                other_chunks.append(chunk)
+        if other_chunks:
             encodings = self._backend.encode_batch_fast(
-                [self._final_sigmas(chunk) for chunk in unseen], add_special_tokens=False)
-            for chunk, encoding in zip(unseen, encodings):
+                [self._final_sigmas(chunk) for chunk in other_chunks], add_special_tokens=False)
+            for chunk, encoding in zip(other_chunks, encodings):
                 cache[chunk] = [self.inv_vocab[index] for index in encoding.ids]
-        return [token for chunk in chunks for token in cache[chunk]]
+        return list(itertools.chain.from_iterable(map(cache.__getitem__, chunks)))
+
+    def _pieces_of_words(self, words):
+        """The WordPiece tokens of words already cut at whitespace and punctuation."""
+        word_pieces = self._word_pieces
+        try:
+            return list(itertools.chain.from_iterable(map(word_pieces.__getitem__, words)))
+        except KeyError:
+            pass
+        if len(word_pieces) > _CACHE_SIZE:
+            word_pieces.clear()
+        for word in words:
+            if word not in word_pieces:
+                word_pieces[word] = self._wordpiece(word)
+        return list(itertools.chain.from_iterable(map(word_pieces.__getitem__, words)))
+
+    def _wordpiece(self, word):
+        """Greedy longest-match-first WordPiece of one word, as Google's WordpieceTokenizer."""
+        vocab = self.vocab
+        if len(word) > MAX_INPUT_CHARS_PER_WORD:
+            return ["[UNK]"]
+        if word in vocab:
+            return [word]
+        pieces = []
+        start = 0
+        while start < len(word):
+            for end in range(len(word), start, -1):
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in vocab:
+                    break
+            else:
+                return ["[UNK]"]
+            pieces.append(piece)
+            start = end
+        return pieces
 
     def convert_tokens_to_ids(self, tokens):
         return [self.vocab[token] for token in tokens]

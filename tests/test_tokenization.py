@@ -63,6 +63,31 @@ def test_matches_google_tokenizer(minilm, do_lower_case):
         assert ours.tokenize(text) == reference(text), repr(text)
 
 
+def random_english_like_text(rng, length):
+    """Mostly printable ASCII with typographic punctuation (the fast paths), sometimes other text."""
+    words = ["the", "The", "unaffable", "running", "dogs", "3.14", "e-mail", "don't", "x" * 201, "Naïve",
+             "co-operate", "USA", "“quoted”", "it’s", "—", "…", "«»", "¿Qué?", "Σ", "ΣΑΣ", "中文"]
+    separators = [" ", " ", " ", "  ", "\t", "\n", "\r", "\u00a0", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u3000"]
+    parts = []
+    for _ in range(length):
+        parts.append(rng.choice(words) if rng.random() < 0.7 else
+                     "".join(chr(rng.randint(0x21, 0x7E)) for _ in range(rng.randint(1, 12))))
+        parts.append(rng.choice(separators) if rng.random() < 0.2 else " ")
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("do_lower_case", [True, False])
+def test_matches_google_tokenizer_on_english_like_text(minilm, do_lower_case):
+    """One tokenizer for all texts, so its caches serve later texts, as over a corpus."""
+    vocab_file = minilm / "vocab.txt"
+    ours = tokenization.FullTokenizer(str(vocab_file), do_lower_case=do_lower_case)
+    reference = google_reference(vocab_file, do_lower_case)
+    rng = random.Random(1)
+    for _ in range(600):
+        text = random_english_like_text(rng, rng.randint(0, 40))
+        assert ours.tokenize(text) == reference(text), repr(text)
+
+
 def test_long_word_limit_is_200_chars(tiny_vocab_file):
     tokenizer = tokenization.FullTokenizer(str(tiny_vocab_file))
     assert tokenizer.tokenize("s" * 200 + " " + "s" * 201)[-1] == "[UNK]"
