@@ -12,8 +12,16 @@ Two kinds, one interface:
   process runs the default one-device strategy, and Horovod sums over the processes.
 
 `create_strategy()` picks the tf.distribute strategy from the environment:
-- `TF_CONFIG` set (one JSON per worker, as tf.distribute defines it) or a SLURM job with
-  more than one task: `MultiWorkerMirroredStrategy` across the workers.
+- `TF_CONFIG` set (one JSON per worker, as tf.distribute defines it): `MultiWorkerMirroredStrategy`
+  across the workers.
+- Otherwise, started by Open MPI's `mpirun` with more than one rank: `MultiWorkerMirroredStrategy`
+  with worker i = rank i (rank 0 is the chief). Open MPI tells a rank only its own place, so
+  the worker addresses are derived: all ranks on one node listen on `localhost:<base + rank>`;
+  over several nodes on `<hostname>:<base + local rank>`, the hostnames gathered with mpi4py
+  (which must then be installed). The base port is `BERT_MPI_BASE_PORT` (default 12345); each
+  node needs the ports base .. base + its rank count - 1 free. When ranks share a node with
+  GPUs, each rank uses only GPU number `local rank` (so start one rank per GPU or per node).
+- Otherwise a SLURM job with more than one task: `MultiWorkerMirroredStrategy` across the tasks.
 - Otherwise, more than one visible GPU: `MirroredStrategy` over all of them.
 - Otherwise the default strategy (one device).
 
@@ -24,6 +32,8 @@ Example:
 """
 
 import os
+import socket
+import typing
 
 import tensorflow as tf
 from absl import logging
@@ -32,9 +42,16 @@ from errors import InputError
 
 
 def create_strategy():
-    """Returns the strategy the environment asks for (see the module docstring)."""
+    """Returns the strategy the environment asks for (see the module docstring).
+
+    Raises:
+        InputError: an `mpirun` launch that cannot be turned into a cluster (`open_mpi_launch`,
+            `open_mpi_worker_addresses`, `_use_local_gpu` say why).
+    """
     if os.environ.get("TF_CONFIG"):
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    elif (launch := open_mpi_launch(os.environ)) is not None:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=open_mpi_cluster_resolver(launch))
     elif int(os.environ.get("SLURM_NTASKS", "1")) > 1:
         resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
         strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
@@ -44,6 +61,95 @@ def create_strategy():
         strategy = tf.distribute.get_strategy()
     logging.info("Strategy %s with %d replicas in sync", type(strategy).__name__, strategy.num_replicas_in_sync)
     return strategy
+
+
+MPI_BASE_PORT_VARIABLE = "BERT_MPI_BASE_PORT"
+DEFAULT_MPI_BASE_PORT = 12345
+
+
+class OpenMpiLaunch(typing.NamedTuple):
+    """This process's place in an `mpirun` launch, from Open MPI's `OMPI_COMM_WORLD_*` variables."""
+    rank: int        # 0 .. size - 1, over all nodes
+    size: int        # processes over all nodes
+    local_rank: int  # 0 .. local_size - 1, on this node
+    local_size: int  # processes on this node
+    base_port: int   # workers listen on base_port + rank (one node) or base_port + local_rank
+
+
+def open_mpi_launch(environ):
+    """The `mpirun` launch `environ` describes, or None unless it is one of several Open MPI ranks.
+
+    Args:
+        environ: a mapping like `os.environ`.
+
+    Raises:
+        InputError: `BERT_MPI_BASE_PORT` is not a port number, or its ports run past 65535.
+    """
+    size = int(environ.get("OMPI_COMM_WORLD_SIZE", "1"))
+    if size <= 1:
+        return None
+    local_size = int(environ["OMPI_COMM_WORLD_LOCAL_SIZE"])
+    port = environ.get(MPI_BASE_PORT_VARIABLE, str(DEFAULT_MPI_BASE_PORT))
+    if not port.isdigit() or not 1 <= int(port) <= 65536 - local_size:
+        raise InputError(f"{MPI_BASE_PORT_VARIABLE}={port}: need a port number from 1 to {65536 - local_size} "
+                         f"(this node's {local_size} ranks listen on it and the ports after it)")
+    return OpenMpiLaunch(rank=int(environ["OMPI_COMM_WORLD_RANK"]), size=size,
+                         local_rank=int(environ["OMPI_COMM_WORLD_LOCAL_RANK"]), local_size=local_size,
+                         base_port=int(port))
+
+
+def open_mpi_worker_addresses(launch, allgather=None):
+    """Every rank's "host:port", in rank order (a list of `launch.size` strings).
+
+    One node: "localhost:<base_port + rank>". Several nodes: "<hostname>:<base_port + local_rank>",
+    each rank's (hostname, local rank) collected from all ranks by `allgather(value)`, which
+    returns the list of every rank's value (default: mpi4py's `COMM_WORLD.allgather`).
+
+    Raises:
+        InputError: several nodes and no `allgather` given, and mpi4py is not installed.
+    """
+    if launch.local_size == launch.size:
+        return [f"localhost:{launch.base_port + rank}" for rank in range(launch.size)]
+    places = (allgather or _mpi4py_allgather)((socket.gethostname(), launch.local_rank))
+    return [f"{host}:{launch.base_port + local_rank}" for host, local_rank in places]
+
+
+def _mpi4py_allgather(value):
+    """[rank 0's value, rank 1's value, ...] over the ranks of this `mpirun` launch."""
+    try:
+        from mpi4py import MPI  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise InputError("mpirun over several nodes: install mpi4py (pip install mpi4py) so the ranks can "
+                         "share their hostnames, or set TF_CONFIG on every rank") from None
+    return MPI.COMM_WORLD.allgather(value)
+
+
+def open_mpi_cluster_resolver(launch):
+    """The cluster of all `mpirun` ranks, this process being worker `launch.rank`.
+
+    Must run before TensorFlow touches the GPUs (see `_use_local_gpu`).
+    """
+    cluster = tf.train.ClusterSpec({"worker": open_mpi_worker_addresses(launch)})
+    logging.info("mpirun rank %d of %d: cluster %s", launch.rank, launch.size, cluster.as_dict())
+    return tf.distribute.cluster_resolver.SimpleClusterResolver(
+        cluster, task_type="worker", task_id=launch.rank, rpc_layer="grpc",
+        num_accelerators={"GPU": _use_local_gpu(launch)})
+
+
+def _use_local_gpu(launch):
+    """Number of GPUs this rank trains on: all on its node, or only GPU `local_rank` if ranks share it.
+
+    Raises:
+        InputError: more ranks on this node than GPUs.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus or launch.local_size == 1:
+        return len(gpus)
+    if launch.local_size > len(gpus):
+        raise InputError(f"mpirun: {launch.local_size} ranks on a node with {len(gpus)} GPUs; "
+                         f"start one rank per GPU or one per node")
+    tf.config.set_visible_devices(gpus[launch.local_rank], "GPU")
+    return 1
 
 
 def is_chief(strategy):
