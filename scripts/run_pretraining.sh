@@ -25,8 +25,9 @@
 #
 # Example (NVIDIA's LAMB recipe on 8 GPUs):
 #   scripts/run_pretraining.sh 64 8 8 6e-3 4e-3 fp16 true 8 2000 200 7038 200 128 512 large
-# Multi-node: start this script on every node with TF_CONFIG set (or inside a SLURM job step with one
-# task per node); tf.distribute.MultiWorkerMirroredStrategy then spans the nodes.
+# Multi-node: start this script on every node with TF_CONFIG set, inside a SLURM job step with one
+# task per node, or under Open MPI (mpirun -np 2 -H node1:1,node2:1 scripts/run_pretraining.sh ...;
+# pip install mpi4py); tf.distribute.MultiWorkerMirroredStrategy then spans the nodes.
 set -euo pipefail
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "error: $*" >&2; exit 2; }
