@@ -17,8 +17,8 @@ Example:
     [(0, 2), (3, 8)]
 """
 
-import collections
 import dataclasses
+import functools
 import itertools
 import re
 import unicodedata
@@ -66,9 +66,7 @@ def load_vocab(vocab_file):
             lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{vocab_file}: cannot read vocab file ({error})") from None
-    vocab = collections.OrderedDict()
-    for index, line in enumerate(lines):
-        vocab[line.strip()] = index
+    vocab = dict(zip(map(str.strip, lines), range(len(lines))))
     missing = [token for token in REQUIRED_SPECIAL_TOKENS if token not in vocab]
     if missing:
         raise InputError(f"{vocab_file}: vocab lacks the special token(s) {', '.join(missing)}")
@@ -94,11 +92,19 @@ class FullTokenizer:
 
     def __init__(self, vocab_file, do_lower_case=True):
         self.vocab = load_vocab(vocab_file)
-        self.inv_vocab = {index: token for token, index in self.vocab.items()}
         self.do_lower_case = do_lower_case
-        self._backend = _build_backend(self.vocab, do_lower_case)
         self._chunk_cache = {}  # whitespace-separated chunk of text: its tokens
         self._word_pieces = {}  # word (cut at whitespace and punctuation): its pieces
+
+    @functools.cached_property
+    def inv_vocab(self):
+        """{id: token}, the inverse of `vocab`."""
+        return dict(zip(self.vocab.values(), self.vocab.keys()))
+
+    @functools.cached_property
+    def _backend(self):
+        """The Rust tokenizer, built on first use (plain English text never needs it)."""
+        return _build_backend(self.vocab, self.do_lower_case)
 
     def tokenize(self, text):
         """Returns the WordPiece tokens of `text` as a list of strings.
