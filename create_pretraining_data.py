@@ -7,9 +7,11 @@ masked_lm_positions, masked_lm_ids [max_predictions_per_seq], float masked_lm_we
 [max_predictions_per_seq] and int64 next_sentence_labels [1] (1 = B is random).
 
 Unlike Google's script, every input file becomes its own output file (the files named
-by --output_file, in order, or --output_dir/<base name>.tfrecord), random next
-sentences come from the same input file, and files are processed in parallel by
---num_workers processes with identical output whatever the number of workers.
+by --output_file, in order, or --output_dir/<base name>.tfrecord), and random next
+sentences come from the same block of about 256 KB of the same input file. Files are cut
+into such blocks at blank lines and the blocks are processed in parallel by
+--num_workers processes (default: one per usable CPU), with identical output whatever
+the number of workers (see pretraining_shards.py).
 
 Example:
     python create_pretraining_data.py --input_file=data/sample/sample_corpus.txt \\
@@ -18,6 +20,9 @@ Example:
         --vocab_file=vocab.txt --num_workers=2 --no_masking
 """
 
+import os
+import signal
+import sys
 import time
 
 from absl import app, flags
@@ -43,7 +48,11 @@ flags.DEFINE_bool(
     "no_masking", False,
     "Write unmasked sequences for dynamic masking at training time; the masked_lm_* features are then all zeros.",
 )
-flags.DEFINE_integer("num_workers", 1, "Processes working on input files in parallel.")
+flags.DEFINE_integer(
+    "num_workers", len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    "Processes working on blocks of the input files in parallel (default: the usable CPUs); "
+    "the output does not depend on it.",
+)
 
 FLAGS = flags.FLAGS
 
@@ -51,6 +60,9 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     start = time.perf_counter()
+    # Unwind on SIGTERM as on Ctrl-C, so that temporary files are removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    pretraining_shards.keep_freed_memory()
     if FLAGS.vocab_file is None:
         raise InputError("--vocab_file is required")
     if FLAGS.num_workers < 1:

@@ -1,12 +1,13 @@
 """create_pretraining_data.py against Google's original: marginal throughput, peak memory, NSP rate.
 
-One "copy" is --corpus repeated to about --copy_kb KB. Each tool runs on --small_copies
-and on --large_copies copies (one file per copy; ours with --input_dir and
---num_workers, Google's with the same files comma-separated) at the same flags. The
-marginal time per copy, (t_large - t_small) / (large - small), leaves out start-up
-(Python, TensorFlow, vocab) and measures the work per unit of text. Each measurement is
-the fastest of --repeats runs (other jobs on the machine only ever slow a run down). Peak
-memory is the largest resident set of the whole process tree, sampled from /proc every 20 ms.
+One "copy" is --corpus repeated to about --copy_kb KB. Each tool runs on one input file
+holding --small_copies copies and on one holding --large_copies copies, at the same
+flags (ours with its default --num_workers, one per usable CPU, unless --num_workers is
+given). The marginal time per copy, (t_large - t_small) / (large - small), leaves out
+start-up (Python, TensorFlow, vocab, worker processes) and measures the work per unit of
+text. Each measurement is the fastest of --repeats runs (other jobs on the machine only
+ever slow a run down). Peak memory is the largest resident set of the whole process
+tree, sampled from /proc every 20 ms.
 
 --vary_copies makes every copy different (sentences shuffled within documents, some
 words altered), so that no tool can profit from text repeated verbatim.
@@ -71,20 +72,18 @@ def varied(documents, rng, tag):
     return out
 
 
-def write_copies(documents, directory, num_copies, copy_bytes, vary, seed=0):
-    """Writes copy_0.txt .. copy_{n-1}.txt, each about copy_bytes; returns their paths."""
-    os.makedirs(directory, exist_ok=True)
+def write_copies(documents, path, num_copies, copy_bytes, vary, seed=0):
+    """Writes num_copies copies of the documents, each about copy_bytes, into one file."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     rng = random.Random(seed)
     base = render(documents)
     repeats = max(1, round(copy_bytes / len(base.encode("utf-8"))))
-    paths = []
-    for copy in range(num_copies):
-        parts = [render(varied(documents, rng, f"x{copy}r{r}")) if vary else base for r in range(repeats)]
-        path = os.path.join(directory, f"copy_{copy}.txt")
-        with open(path, "w", encoding="utf-8") as writer:
-            writer.write("\n".join(parts))
-        paths.append(path)
-    return paths
+    with open(path, "w", encoding="utf-8") as writer:
+        for copy in range(num_copies):
+            for r in range(repeats):
+                writer.write(render(varied(documents, rng, f"x{copy}r{r}")) if vary else base)
+                writer.write("\n")
+    return path
 
 
 def tree_rss_bytes(root_pid):
@@ -148,16 +147,17 @@ def flags_for(args):
             f"--random_seed={args.random_seed}"]
 
 
-def run_ours(paths, output_dir, args, log_path):
-    input_dir = os.path.dirname(paths[0])
-    command = [sys.executable, os.path.join(REPO_ROOT, "create_pretraining_data.py"), f"--input_dir={input_dir}",
-               f"--output_dir={output_dir}", f"--num_workers={args.num_workers}", *flags_for(args)]
+def run_ours(path, output_file, args, log_path):
+    command = [sys.executable, os.path.join(REPO_ROOT, "create_pretraining_data.py"), f"--input_file={path}",
+               f"--output_file={output_file}", *flags_for(args)]
+    if args.num_workers:
+        command.append(f"--num_workers={args.num_workers}")
     return run_measured(command, log_path)
 
 
-def run_google(paths, output_file, args, log_path):
-    command = [sys.executable, args.google_script, f"--input_file={','.join(paths)}",
-               f"--output_file={output_file}", *flags_for(args)]
+def run_google(path, output_file, args, log_path):
+    command = [sys.executable, args.google_script, f"--input_file={path}", f"--output_file={output_file}",
+               *flags_for(args)]
     return run_measured(command, log_path)
 
 
@@ -193,7 +193,7 @@ def main():
     parser.add_argument("--small_copies", type=int, default=2)
     parser.add_argument("--large_copies", type=int, default=6)
     parser.add_argument("--vary_copies", action="store_true")
-    parser.add_argument("--num_workers", type=int, default=2)
+    parser.add_argument("--num_workers", type=int, default=None, help="ours; default: the script's default")
     parser.add_argument("--dupe_factor", type=int, default=5)
     parser.add_argument("--max_seq_length", type=int, default=128)
     parser.add_argument("--max_predictions_per_seq", type=int, default=20)
@@ -210,26 +210,23 @@ def main():
     tools = [("ours", run_ours)] + ([("google", run_google)] if args.google_script else [])
     inputs = {}
     for copies in (args.small_copies, args.large_copies):
-        inputs[copies] = write_copies(documents, os.path.join(work_dir, f"text_{copies}"), copies,
+        inputs[copies] = write_copies(documents, os.path.join(work_dir, f"text_{copies}.txt"), copies,
                                       args.copy_kb * 1000, args.vary_copies)
     runs = {}
     for _ in range(args.repeats):  # interleaved, so a busy spell on the machine hits both tools
-        for copies, paths in inputs.items():
+        for copies, path in inputs.items():
             for name, runner in tools:
-                output = os.path.join(work_dir, f"{name}_{copies}")
-                runs.setdefault((name, copies), []).append(runner(
-                    paths, output if name == "ours" else output + ".tfrecord", args,
-                    os.path.join(work_dir, f"{name}_{copies}.log")))
-    for copies, paths in inputs.items():
-        text_bytes = sum(os.path.getsize(path) for path in paths)
+                output = os.path.join(work_dir, f"{name}_{copies}.tfrecord")
+                runs.setdefault((name, copies), []).append(
+                    runner(path, output, args, os.path.join(work_dir, f"{name}_{copies}.log")))
+    for copies, path in inputs.items():
+        text_bytes = os.path.getsize(path)
         for name, _ in tools:
             measured = runs[name, copies]
             seconds, cpu, peak = (min(run[0] for run in measured), min(run[1] for run in measured),
                                   max(run[2] for run in measured))
-            output = os.path.join(work_dir, f"{name}_{copies}")
-            files = ([os.path.join(output, f) for f in sorted(os.listdir(output))] if name == "ours"
-                     else [output + ".tfrecord"])
-            stats = label_stats(files, args.max_seq_length, args.max_predictions_per_seq)
+            stats = label_stats([os.path.join(work_dir, f"{name}_{copies}.tfrecord")], args.max_seq_length,
+                                args.max_predictions_per_seq)
             results[name, copies] = (seconds, cpu, peak, stats)
             print(f"{name:6s} {copies} copies ({mb(text_bytes):.2f} MB): {seconds:7.2f} s wall, {cpu:7.2f} s CPU, "
                   f"peak RSS {mb(peak):6.1f} MB, {stats['instances']:,} instances, "
@@ -254,23 +251,13 @@ def main():
 
     if args.memory_mb:
         copies = max(1, round(args.memory_mb * 1e6 / (args.copy_kb * 1000)))
-        big_dir = os.path.join(work_dir, "big_text")
-        parts = write_copies(documents, os.path.join(work_dir, "big_parts"), copies, args.copy_kb * 1000, True)
-        os.makedirs(big_dir, exist_ok=True)
-        big = os.path.join(big_dir, "big.txt")
-        with open(big, "wb") as writer:
-            for part in parts:
-                with open(part, "rb") as reader:
-                    writer.write(reader.read())
-                writer.write(b"\n")
-                os.remove(part)
-        seconds, cpu, peak = run_ours([big], os.path.join(work_dir, "big_out"), args,
+        big = write_copies(documents, os.path.join(work_dir, "big.txt"), copies, args.copy_kb * 1000, True)
+        seconds, cpu, peak = run_ours(big, os.path.join(work_dir, "big.tfrecord"), args,
                                       os.path.join(work_dir, "big.log"))
         with open(os.path.join(work_dir, "big.log")) as reader:
             summary = reader.read().strip().splitlines()[-1]
         print(f"ours on one {mb(os.path.getsize(big)):.0f} MB file: {seconds:.1f} s wall, {cpu:.1f} s CPU, "
-              f"peak RSS {mb(peak):.0f} MB"
-              f" (process tree)\n  {summary}")
+              f"peak RSS {mb(peak):.0f} MB (process tree)\n  {summary}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""create_pretraining_data.py and its modules: format, BERT structure, masking, workers, bad input."""
+"""create_pretraining_data.py and its modules: format, BERT structure, masking, blocks, workers, bad input."""
 
+import collections
 import os
 import pathlib
 import random
@@ -231,7 +232,7 @@ def test_read_corpus_splits_documents_like_google(tmp_path, tokenizer):
     path = tmp_path / "docs.txt"
     text = "  First doc, line one.\r\nLine two.\n \t \n\n\nSecond doc.\n\u200b\nStill second.\nno newline"
     path.write_bytes(text.encode())
-    corpus = pretraining_instances.read_corpus(str(path), tokenizer, block_bytes=7)
+    corpus = pretraining_instances.read_corpus(str(path), tokenizer, read_bytes=7)
     assert corpus.num_documents == 2
     np.testing.assert_array_equal(corpus.document_starts, [0, 2, 5])
     sentences = np.split(corpus.tokens, corpus.sentence_starts[1:-1])
@@ -243,14 +244,18 @@ def test_read_corpus_splits_documents_like_google(tmp_path, tokenizer):
 
 def test_word_cache_matches_whole_line_tokenization(tokenizer):
     lines = [
-        "Héllo, unaffable WORLD!", "ΣΊΣΥΦΟΣ ΟΔΟΣ", "tab\tand\u00a0nbsp", "ctrl\x1fjoined \x0bvertical",
-        "zero\u200bwidth", "漢字 mixed中文", "a\u2028b", "emoji 🙂 ok", "   ", "x" * 250, "naïve café",
+        "Héllo, unaffable WORLD!", "ΣΊΣΥΦΟΣ ΟΔΟΣ", "tab\tand\u00a0nbsp", "   ", "x" * 250, "naïve café",
+        "zero\u200bwidth", "漢字 mixed中文", "a\u2028b", "emoji 🙂 ok", "", " \r",
     ]
+    special = ["ctrl\x1fjoined \x0bvertical", "nul\x00joined", "\x1c"]
     cache = pretraining_instances.WordCache(tokenizer, max_words=5)
-    for _ in range(2):  # cold, then with the cache overflowing and restarting
-        tokens, lengths = cache.token_ids(lines)
-        assert list(lengths) == [len(ids) for ids in tokenizer.batch_token_ids(lines)]
-        assert list(tokens) == [i for ids in tokenizer.batch_token_ids(lines) for i in ids]
+    for text_lines in (lines, lines + special):  # split as a whole, then line by line
+        for _ in range(2):  # cold, then with the cache overflowing and restarting
+            tokens, line_lengths, blank = cache.line_tokens("\n".join(text_lines) + "\n")
+            expected = tokenizer.batch_token_ids([line.strip() for line in text_lines])
+            assert list(line_lengths) == [len(ids) for ids in expected]
+            assert list(tokens) == [i for ids in expected for i in ids]
+            assert list(blank) == [not line.strip() for line in text_lines]
 
 
 def test_truncation_and_spans_fit(tokenizer, corpus_file):
@@ -303,11 +308,111 @@ def test_failed_shard_leaves_no_file(tmp_path, corpus_file, vocab_file, monkeypa
     def broken(features):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(pretraining_shards, "serialize_examples", broken)
+    monkeypatch.setattr(tfrecord_writer, "frame_examples", broken)
     output = tmp_path / "out.tfrecord"
     with pytest.raises(RuntimeError):
         write(corpus_file, output, vocab_file, dupe_factor=1)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- blocks: one file split, processed in parallel, shuffled as a whole ------------------------------
+
+
+def test_blocks_end_at_blank_lines_and_cover_the_file(tmp_path, corpus_file):
+    text = pathlib.Path(corpus_file).read_bytes()
+    job = pretraining_shards.ShardJob(str(corpus_file), str(tmp_path / "out.tfrecord"), 0)
+    blocks = pretraining_shards.split_blocks(job, block_bytes=2000)
+    assert len(blocks) > 5
+    assert [block.start for block in blocks[1:]] == [block.end for block in blocks[:-1]]
+    assert blocks[0].start == 0 and blocks[-1].end == len(text)
+    for block in blocks[:-1]:
+        assert block.end - block.start >= 2000
+        assert text.find(b"\n\n", block.start + 2000 - 1) + 2 == block.end  # the first blank line after 2000 bytes
+    assert pretraining_shards.split_blocks(job, block_bytes=len(text)) == [
+        pretraining_shards.Block(job, 0, 0, len(text), 1)
+    ]
+
+
+def test_blocks_cut_at_whitespace_lines_only(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_bytes(b"a b c\n" * 10 + b" \t\r\n" + b"d e\n" * 10 + b"\xc2\xa0\n" + b"f\n" * 10)
+    job = pretraining_shards.ShardJob(str(path), str(tmp_path / "out.tfrecord"), 0)
+    blocks = pretraining_shards.split_blocks(job, block_bytes=8)
+    assert [(block.start, block.end) for block in blocks] == [(0, 64), (64, len(path.read_bytes()))]
+    path.write_bytes(b"one long document\n" * 100)
+    assert len(pretraining_shards.split_blocks(job, block_bytes=8)) == 1
+
+
+def test_split_file_without_text_is_an_input_error(tmp_path, vocab_file):
+    path = tmp_path / "blank.txt"
+    path.write_bytes(b"\n \n\t\n" * 5000)
+    job = pretraining_shards.ShardJob(str(path), str(tmp_path / "out.tfrecord"), 0)
+    options = pretraining_shards.PretrainingDataOptions(vocab_file)
+    with pytest.raises(InputError, match="no text"):
+        pretraining_shards.write_shards([job], options, show_progress=False, block_bytes=4096)
+    assert [p.name for p in tmp_path.iterdir()] == ["blank.txt"]
+
+
+@pytest.fixture(scope="module")
+def split_outputs(tmp_path_factory, corpus_file, vocab_file):
+    """One input file in blocks of 4 KB, written with 1 and with 2 worker processes."""
+    directory = tmp_path_factory.mktemp("split")
+    options = pretraining_shards.PretrainingDataOptions(vocab_file, dupe_factor=3, random_seed=5)
+    outputs = {}
+    for workers in (1, 2):
+        job = pretraining_shards.ShardJob(str(corpus_file), str(directory / f"out{workers}.tfrecord"), 0)
+        stats = pretraining_shards.write_shards([job], options, num_workers=workers, show_progress=False,
+                                                block_bytes=4096)
+        outputs[workers] = stats, pathlib.Path(job.output_path)
+    assert sorted(path.name for path in directory.iterdir()) == ["out1.tfrecord", "out2.tfrecord"]  # no leftovers
+    return options, outputs
+
+
+def test_split_file_is_identical_with_one_and_two_workers(split_outputs):
+    _, outputs = split_outputs
+    assert outputs[1][0] == outputs[2][0]
+    assert outputs[1][1].read_bytes() == outputs[2][1].read_bytes()
+
+
+def test_split_file_is_a_shuffle_of_all_its_blocks_instances(split_outputs, corpus_file, tokenizer):
+    options, outputs = split_outputs
+    stats, path = outputs[2]
+    job = pretraining_shards.ShardJob(str(corpus_file), str(path), 0)
+    blocks = pretraining_shards.split_blocks(job, block_bytes=4096)
+    cls_id, sep_id = tokenizer.vocab["[CLS]"], tokenizer.vocab["[SEP]"]
+    block_of = {}  # unmasked instance -> its block; each block's instances made on their own
+    expected = collections.Counter()
+    for block in blocks:
+        _, spans, tokens = pretraining_shards.block_spans(block, options)
+        inputs = pretraining_instances.assemble_inputs(tokens, spans.shifted(-block.start), SEQ, cls_id, sep_id)
+        for row in range(len(spans)):
+            key = (inputs["input_ids"][row].tobytes(), int(spans.is_random_next[row]))
+            expected[key] += 1
+            block_of[key] = block.index
+    examples = read_examples(path)
+    ids = restored_ids(examples).astype(np.int32)
+    keys = [(ids[row].tobytes(), int(examples["next_sentence_labels"][row, 0])) for row in range(len(ids))]
+    assert len(keys) == stats.instances == sum(expected.values())
+    assert collections.Counter(keys) == expected  # every instance of every block, once
+    sequence = np.array([block_of[key] for key in keys])
+    shares = np.bincount(sequence) / len(sequence)
+    expected_changes = (len(sequence) - 1) * (1 - (shares ** 2).sum())  # uniform shuffle
+    assert np.count_nonzero(np.diff(sequence)) > 0.9 * expected_changes
+    assert set(sequence[: len(sequence) // 4]) == set(range(len(blocks)))
+
+
+def test_split_file_error_leaves_no_file(tmp_path, corpus_file, vocab_file):
+    text = pathlib.Path(corpus_file).read_bytes()
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(text + b"\n\nCaf\xe9 au lait.\n" + text)  # invalid UTF-8 in a middle block
+    options = pretraining_shards.PretrainingDataOptions(vocab_file, dupe_factor=1)
+    job = pretraining_shards.ShardJob(str(bad), str(tmp_path / "out" / "bad.tfrecord"), 0)
+    (tmp_path / "out").mkdir()
+    for workers in (1, 2):
+        with pytest.raises(InputError, match=f"byte offset {len(text) + 5} "):
+            pretraining_shards.write_shards([job], options, num_workers=workers, show_progress=False,
+                                            block_bytes=4096)
+        assert list((tmp_path / "out").iterdir()) == []
 
 
 # --- the script -----------------------------------------------------------------------------------
@@ -337,6 +442,12 @@ def test_output_is_identical_with_one_and_two_workers(tmp_path, corpus_file, voc
     assert list(outputs[1]) == ["part_0.tfrecord", "part_1.tfrecord", "part_2.tfrecord"]
     assert outputs[1] == outputs[2]
     assert len(set(outputs[1].values())) == 3  # each file has its own random stream
+
+
+def test_num_workers_defaults_to_the_usable_cpus():
+    result = run_script("--helpfull")
+    help_text = result.stdout.split("--num_workers:", 1)[1].split("--", 1)[0]
+    assert f"(default: '{len(os.sched_getaffinity(0))}')" in help_text
 
 
 def bad_input_cases(tmp_path, corpus_file, vocab_file):
