@@ -101,6 +101,21 @@ def test_dropout_only_in_training(config):
     assert not np.allclose(model(batch, training=True)["start_logits"], first)
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_dropout_drops_its_rate_and_rescales(jit_compile, dtype):
+    layer = modeling.Dropout(0.1, seed=3)
+    ones = tf.ones([400, 1000], dtype)
+    apply = tf.function(lambda x: layer(x, training=True), jit_compile=jit_compile)
+    first, second = apply(ones).numpy().astype(np.float32), apply(ones).numpy().astype(np.float32)
+    dropped = first == 0
+    assert abs(dropped.mean() - 0.1) < 0.003  # 400,000 draws: the standard error is 0.0005
+    np.testing.assert_allclose(first[~dropped], 1 / 0.9, rtol=1e-2)
+    assert abs((second == 0).mean() - 0.1) < 0.003 and (dropped != (second == 0)).mean() > 0.1  # a new mask per call
+    assert abs(dropped.mean(axis=0) - 0.1).max() < 0.07 and abs(dropped.mean(axis=1) - 0.1).max() < 0.05  # no stripes
+    np.testing.assert_array_equal(layer(ones, training=False), ones)
+
+
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_precisions_and_xla_match_float32(config, policy, jit_compile):
