@@ -18,7 +18,6 @@ Example:
 """
 
 import dataclasses
-import functools
 import itertools
 import re
 import unicodedata
@@ -92,19 +91,11 @@ class FullTokenizer:
 
     def __init__(self, vocab_file, do_lower_case=True):
         self.vocab = load_vocab(vocab_file)
+        self.inv_vocab = dict(zip(self.vocab.values(), self.vocab.keys()))
         self.do_lower_case = do_lower_case
+        self._backend = _build_backend(self.vocab, do_lower_case)
         self._chunk_cache = {}  # whitespace-separated chunk of text: its tokens
         self._word_pieces = {}  # word (cut at whitespace and punctuation): its pieces
-
-    @functools.cached_property
-    def inv_vocab(self):
-        """{id: token}, the inverse of `vocab`."""
-        return dict(zip(self.vocab.values(), self.vocab.keys()))
-
-    @functools.cached_property
-    def _backend(self):
-        """The Rust tokenizer, built on first use (plain English text never needs it)."""
-        return _build_backend(self.vocab, self.do_lower_case)
 
     def tokenize(self, text):
         """Returns the WordPiece tokens of `text` as a list of strings.
