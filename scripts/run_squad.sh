@@ -23,8 +23,8 @@ Arguments (all optional, in this order; defaults in brackets):
   num_gpu          GPUs to use, 0 = CPU only; more than 1 runs MirroredStrategy over them [1]
   seq_length       tokens per window [384]
   doc_stride       tokens between window starts [128]
-  bert_model       base | large: selects configs/bert_config_<model>.json when present,
-                   else the config next to the checkpoint [large]
+  bert_model       base | large: the config next to the checkpoint when there is one,
+                   else configs/bert_config_<model>.json [large]
   squad_version    1.1 | 2.0 [1.1]
   init_checkpoint  pretrained weights: TF checkpoint prefix, folder or .safetensors
                    [data/download/google_pretrained_weights/uncased_L-24_H-1024_A-16/bert_model.ckpt,

@@ -22,8 +22,8 @@ Arguments (all optional, in this order; defaults in brackets):
   use_xla          true | false [true] (bf16 on a CPU runs without XLA, see precision.py)
   seq_length       tokens per window; use the fine-tuning value [384]
   doc_stride       tokens between window starts [128]
-  bert_model       base | large: selects configs/bert_config_<model>.json when present,
-                   else the config next to the checkpoint [large]
+  bert_model       base | large: the config next to the checkpoint when there is one,
+                   else configs/bert_config_<model>.json [large]
   squad_version    1.1 | 2.0 [1.1]
 
 Options (before the arguments):

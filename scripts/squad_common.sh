@@ -59,22 +59,22 @@ check_checkpoint() {
 
 checkpoint_folder() { [[ -d "$1" ]] && echo "$1" || dirname "$1"; }
 
-# bert_config_for MODEL CHECKPOINT OVERRIDE: OVERRIDE, else configs/bert_config_MODEL.json,
-# else bert_config.json or config.json next to the checkpoint.
+# bert_config_for MODEL CHECKPOINT OVERRIDE: OVERRIDE, else the checkpoint's own config
+# (bert_config.json or config.json next to it), else configs/bert_config_MODEL.json.
 bert_config_for() {
   local model="$1" folder override="$3"
   folder="$(checkpoint_folder "$2")"
   if [[ -n "$override" ]]; then
     [[ -f "$override" ]] || die "--bert_config_file $override not found"
     echo "$override"
-  elif [[ -f "$REPO_ROOT/configs/bert_config_$model.json" ]]; then
-    echo "$REPO_ROOT/configs/bert_config_$model.json"
   elif [[ -f "$folder/bert_config.json" ]]; then
     echo "$folder/bert_config.json"
   elif [[ -f "$folder/config.json" ]]; then
     echo "$folder/config.json"
+  elif [[ -f "$REPO_ROOT/configs/bert_config_$model.json" ]]; then
+    echo "$REPO_ROOT/configs/bert_config_$model.json"
   else
-    die "no BERT config: configs/bert_config_$model.json is absent and $folder has no bert_config.json or config.json (pass --bert_config_file)"
+    die "no BERT config: $folder has no bert_config.json or config.json and configs/bert_config_$model.json is absent (pass --bert_config_file)"
   fi
 }
 
