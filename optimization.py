@@ -2,7 +2,8 @@
 
 LAMB (the pretraining default) and AdamW (Google's BERT optimizer: weight decay 0.01,
 epsilon 1e-6), gradients clipped to global norm `CLIP_NORM`, no weight decay on LayerNorm
-parameters and biases, linear warmup then polynomial decay to zero, and for
+parameters and biases, linear warmup then polynomial decay to zero (Google's, or from the
+peak over the updates after warmup), and for
 fp16 dynamic loss scaling (a step whose gradients overflow is skipped and the scale
 halved). Weight decay is decoupled (applied as `w -= lr * decay * w`) for both.
 
@@ -57,40 +58,48 @@ class AdamW(keras.optimizers.AdamW):
 class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Learning rate at update u (0-based): linear warmup, then polynomial decay to 0.
 
-    `learning_rate * u / num_warmup_steps` while u < num_warmup_steps, else
-    `learning_rate * (1 - u / num_train_steps) ** power` (Google's BERT recipe; NVIDIA's
-    LAMB recipe uses power 0.5).
+    `learning_rate * u / num_warmup_steps` while u < num_warmup_steps. After that, with W
+    warmup and T total updates:
+      - Google's BERT recipe (`decay_after_warmup=False`; NVIDIA's LAMB recipe uses power
+        0.5): `learning_rate * (1 - u / T) ** power`, so the decay starts from
+        `(1 - W / T) ** power * learning_rate`;
+      - `decay_after_warmup=True` (transformers' and NVIDIA's PyTorch SQuAD schedule):
+        `learning_rate * (1 - (u - W) / (T - W)) ** power`, continuous at the peak.
     """
 
-    def __init__(self, learning_rate, num_train_steps, num_warmup_steps, power=1.0):
+    def __init__(self, learning_rate, num_train_steps, num_warmup_steps, power=1.0, decay_after_warmup=False):
         self.learning_rate = learning_rate
         self.num_train_steps = num_train_steps
         self.num_warmup_steps = num_warmup_steps
         self.power = power
+        self.decay_after_warmup = decay_after_warmup
+        self._decay_start = num_warmup_steps if decay_after_warmup else 0
         self._decay = keras.optimizers.schedules.PolynomialDecay(
-            learning_rate, decay_steps=num_train_steps, end_learning_rate=0.0, power=power)
+            learning_rate, decay_steps=max(num_train_steps - self._decay_start, 1), end_learning_rate=0.0, power=power)
 
     def __call__(self, step):
         update = keras.ops.cast(step, "float32")
         warmup = self.learning_rate * update / max(self.num_warmup_steps, 1)
-        return keras.ops.where(update < self.num_warmup_steps, warmup, self._decay(update))
+        return keras.ops.where(update < self.num_warmup_steps, warmup, self._decay(update - self._decay_start))
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "num_train_steps": self.num_train_steps,
-                "num_warmup_steps": self.num_warmup_steps, "power": self.power}
+                "num_warmup_steps": self.num_warmup_steps, "power": self.power,
+                "decay_after_warmup": self.decay_after_warmup}
 
 
 def create_optimizer(optimizer_type, learning_rate, num_train_steps, num_warmup_steps,
-                     decay_power=1.0, loss_scaling=False):
+                     decay_power=1.0, loss_scaling=False, decay_after_warmup=False):
     """Returns a Keras optimizer; `num_train_steps` and `num_warmup_steps` count updates.
 
-    `loss_scaling` wraps it in `keras.optimizers.LossScaleOptimizer` (for fp16).
+    `decay_after_warmup` picks the schedule's decay (see `WarmupPolynomialDecay`);
+    `loss_scaling` wraps the optimizer in `keras.optimizers.LossScaleOptimizer` (for fp16).
     """
     if num_train_steps < 1:
         raise InputError(f"--num_train_steps: must be at least 1, got {num_train_steps}")
     if learning_rate <= 0:
         raise InputError(f"--learning_rate: must be positive, got {learning_rate}")
-    schedule = WarmupPolynomialDecay(learning_rate, num_train_steps, num_warmup_steps, decay_power)
+    schedule = WarmupPolynomialDecay(learning_rate, num_train_steps, num_warmup_steps, decay_power, decay_after_warmup)
     common = dict(learning_rate=schedule, weight_decay=WEIGHT_DECAY)
     if optimizer_type == "lamb":
         optimizer = keras.optimizers.Lamb(beta_1=0.9, beta_2=0.999, epsilon=1e-6, **common)

@@ -56,6 +56,10 @@ flags.DEFINE_integer("predict_batch_size", 8, "Windows per prediction batch.")
 flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate, used as given (never scaled by the replica count).")
 flags.DEFINE_float("num_train_epochs", 3.0, "Passes over the training windows.")
 flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the updates spent in linear warmup.")
+flags.DEFINE_bool("decay_after_warmup", True,
+                  "After warmup, decay linearly from --learning_rate to 0 over the remaining updates (transformers' "
+                  "and NVIDIA's PyTorch schedule). --nodecay_after_warmup: Google's TF1 schedule, "
+                  "learning_rate * (1 - step / steps), which starts decaying from (1 - warmup_proportion) x the peak.")
 flags.DEFINE_integer("save_checkpoints_steps", 1000, "Updates between training checkpoints.")
 flags.DEFINE_integer("display_loss_steps", 10, "Updates between log lines.")
 flags.DEFINE_integer("num_accumulation_steps", 1, "Micro-batches per update.")
@@ -183,7 +187,7 @@ def train(replicas, config, features, chief, jit_compile):
         model.bert.pooler.trainable = False
         optimizer = optimization.create_optimizer(
             FLAGS.optimizer_type, FLAGS.learning_rate, num_train_steps, num_warmup_steps,
-            loss_scaling=FLAGS.amp and FLAGS.amp_dtype == "float16")
+            loss_scaling=FLAGS.amp and FLAGS.amp_dtype == "float16", decay_after_warmup=FLAGS.decay_after_warmup)
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         skipped = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")

@@ -59,6 +59,24 @@ def test_schedule_warms_up_linearly_then_decays_to_zero():
     assert float(root(75)) == pytest.approx(1e-3 * 0.5, rel=1e-6)
 
 
+def test_schedule_decaying_after_warmup_starts_from_the_peak():
+    """transformers' get_linear_schedule_with_warmup: peak at the end of warmup, then linear to 0."""
+    schedule = optimization.WarmupPolynomialDecay(learning_rate=1e-3, num_train_steps=100, num_warmup_steps=10,
+                                                  decay_after_warmup=True)
+    rates = {step: float(schedule(step)) for step in (0, 5, 10, 55, 99, 100)}
+    assert rates == pytest.approx({0: 0.0, 5: 5e-4, 10: 1e-3, 55: 5e-4, 99: 1e-3 / 90, 100: 0.0}, abs=1e-9)
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    reference = transformers.get_linear_schedule_with_warmup(
+        torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3), num_warmup_steps=10, num_training_steps=100)
+    expected = []
+    for _ in range(100):
+        expected.append(reference.get_last_lr()[0])
+        reference.optimizer.step()
+        reference.step()
+    np.testing.assert_allclose([float(schedule(step)) for step in range(100)], expected, rtol=1e-5, atol=1e-12)
+
+
 @pytest.mark.parametrize("optimizer_type", ["adam", "lamb"])
 def test_layer_norm_and_bias_weights_are_not_decayed(optimizer_type):
     """With zero gradients only weight decay moves a weight: kernels shrink, gamma/beta/bias do not."""
