@@ -21,8 +21,9 @@ trains with `torch.optim.AdamW` (weight decay 0.01 except biases and LayerNorm w
 epsilon 1e-6, gradients clipped to norm 1.0, as `optimization.py`), transformers' linear
 warmup-then-decay schedule, the same number of updates drawn the same way (each epoch a
 new shuffle, batches may straddle epochs), dropout on, `torch.set_num_threads(2)`; its
-logits go through `squad.compute_predictions` like ours. `--pytorch_schedule=google` and
-`--pytorch_epsilon=keras` make it follow run_squad.py's schedule and Keras's epsilon.
+logits go through `squad.compute_predictions` like ours. `--pytorch_schedule=google` gives it
+Google's schedule (run_squad.py --nodecay_after_warmup), `--pytorch_epsilon=keras` Keras's own
+AdamW epsilon (which optimization.AdamW no longer uses).
 
 Training seconds: ours from the "Global batch size" line run_squad.py prints before
 building the model to its "Finished training" line (model build, weight loading, XLA
@@ -368,12 +369,13 @@ def parse_args(argv=None):
     parser.add_argument("--data_seed", type=int, default=12345, help="which documents, sentences and spans")
     parser.add_argument("--pytorch_schedule", choices=["linear", "google"], default="linear",
                         help="linear: transformers' get_linear_schedule_with_warmup (peak at the end of warmup, "
-                             "then linear to 0); google: run_squad.py's (after warmup lr * (1 - step / steps), "
-                             "so the peak is (1 - warmup_proportion) * lr)")
+                             "then linear to 0), as run_squad.py; google: Google's (after warmup lr * (1 - step / "
+                             "steps), so the decay starts at (1 - warmup_proportion) * lr), as run_squad.py "
+                             "--nodecay_after_warmup")
     parser.add_argument("--torch_threads", type=int, default=2)
     parser.add_argument("--pytorch_epsilon", choices=["torch", "keras"], default="torch",
-                        help="torch: torch.optim.AdamW, epsilon 1e-6 added to the bias-corrected sqrt(v); keras: "
-                             "epsilon 1e-6 / sqrt(1 - 0.999^t), which is what Keras's AdamW (so run_squad.py) does")
+                        help="torch: torch.optim.AdamW, epsilon 1e-6 added to the bias-corrected sqrt(v), as "
+                             "run_squad.py; keras: epsilon 1e-6 / sqrt(1 - 0.999^t), as Keras's own AdamW")
     parser.add_argument("--run_squad", default=os.path.join(REPO, "run_squad.py"),
                         help="the run_squad.py to run (e.g. a patched copy of the repository)")
     parser.add_argument("--pytorch_worker", action="store_true", help=argparse.SUPPRESS)

@@ -440,7 +440,7 @@ def test_minilm_fine_tuned_on_news_questions_reaches_f1_80(minilm, news_qa, tmp_
     assert result.returncode == 0, result.stderr[-4000:]
     scores = printed_scores(result.stdout)
     print(scores)
-    assert scores["f1"] >= 80.0, scores  # seen: exact_match 80.0, f1 87.2 (PyTorch on the same windows: see benchmarks)
+    assert scores["f1"] >= 80.0, scores  # same run in the benchmark: EM 81.25, F1 88.4
 
 
 @pytest.mark.slow
