@@ -1,7 +1,7 @@
 """BERT's optimizers and learning-rate schedule, built from Keras 3's own.
 
 LAMB (the pretraining default) and AdamW (Google's BERT optimizer: weight decay 0.01,
-epsilon 1e-6), gradients clipped to global norm `CLIP_NORM`, no weight decay on LayerNorm
+epsilon 1e-6, here added after the bias correction as torch.optim.AdamW does), gradients clipped to global norm `CLIP_NORM`, no weight decay on LayerNorm
 parameters and biases, linear warmup then polynomial decay to zero (Google's, or from the
 peak over the updates after warmup), and for
 fp16 dynamic loss scaling (a step whose gradients overflow is skipped and the scale
