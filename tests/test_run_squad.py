@@ -418,10 +418,9 @@ def news_qa(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("news_qa")
     try:
-        paths = generated_squad.fetch_lee_news(folder / "lee")
+        documents = generated_squad.lee_news_documents(folder / "lee")
     except subprocess.CalledProcessError:
         pytest.skip(f"could not download gensim=={generated_squad.LEE_GENSIM_VERSION} (its wheel holds the news)")
-    documents = [document for path in paths for document in generated_squad.news_documents(path)]
     files, _ = generated_squad.build_squad_files(
         folder, {"train": 1600, "dev": 400, "heldout": 0}, seed=12345, documents=documents, questions_per_context=8,
         contexts_per_document=6, min_context_words=80, max_context_words=160)
