@@ -57,6 +57,8 @@ flags.DEFINE_integer("keep_checkpoints", 3, "How many of the newest checkpoints 
 flags.DEFINE_integer("display_loss_steps", 10, "Updates between log lines.")
 flags.DEFINE_integer("num_accumulation_steps", 1, "Micro-batches per update.")
 flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
+flags.DEFINE_bool("eval_random_init", False, "With --do_eval alone: evaluate the seeded random initialisation "
+                  "(a baseline) instead of a checkpoint.")
 flags.DEFINE_string("dllog_path", None, "JSON-lines log (default <output_dir>/pretraining_log.jsonl).")
 flags.DEFINE_bool("dynamic_masking", False, "Mask on the fly, anew every epoch (for shards written with --no_masking).")
 flags.DEFINE_integer("seed", 12345, "Seed of weight initialisation, dropout and input order.")
@@ -162,9 +164,12 @@ def evaluate(strategy, config, model, chief):
         with strategy.scope():
             model = modeling.build_model(modeling.BertForPreTraining(config), FLAGS.max_seq_length,
                                          FLAGS.max_predictions_per_seq)
-        source = checkpoints.latest_checkpoint(FLAGS.output_dir) or FLAGS.init_checkpoint
-        cli_flags.require(init_checkpoint=source)
-        print(checkpoints.load_weights(model, source).summary(), flush=True)
+        if FLAGS.eval_random_init:
+            print(f"Evaluating the random initialisation (--seed={FLAGS.seed}).", flush=True)
+        else:
+            source = checkpoints.latest_checkpoint(FLAGS.output_dir) or FLAGS.init_checkpoint
+            cli_flags.require(init_checkpoint=source)
+            print(checkpoints.load_weights(model, source).summary(), flush=True)
     masking = pretraining_input.dynamic_masking_ids(FLAGS.vocab_file) if FLAGS.dynamic_masking else {}
     dataset = pretraining_input.make_pretraining_dataset(
         files, FLAGS.eval_batch_size, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, is_training=False,
@@ -205,6 +210,8 @@ def main(argv):
         FLAGS.display_loss_steps = 1
     if not (FLAGS.do_train or FLAGS.do_eval):
         raise InputError("nothing to do: pass --do_train and/or --do_eval")
+    if FLAGS.eval_random_init and (FLAGS.do_train or FLAGS.init_checkpoint or not FLAGS.do_eval):
+        raise InputError("--eval_random_init: only with --do_eval, without --do_train and --init_checkpoint")
     cli_flags.require(output_dir=FLAGS.output_dir, bert_config_file=FLAGS.bert_config_file)
     for name in ("train_batch_size", "eval_batch_size", "num_accumulation_steps", "save_checkpoints_steps",
                  "display_loss_steps", "max_seq_length", "max_predictions_per_seq"):

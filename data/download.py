@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import os
 import pathlib
+import re
 import shutil
 import sys
 import tarfile
@@ -280,6 +281,29 @@ def fetch(resource, download_dir, session=None, timeout=60, retries=3, progress=
     return dest
 
 
+# tarfile's own "data" filter exists from Python 3.11.4; safe_tar_members gives the same
+# protection on 3.11.0-3.11.3, and both run where the filter exists.
+TAR_DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
+
+def safe_tar_members(bundle, archive):
+    """The members of `bundle`, after checking that none can write outside the extraction folder.
+
+    Raises:
+      DownloadError: for an absolute path, a ".." part, a link or a device/FIFO member.
+    """
+    members = bundle.getmembers()
+    for member in members:
+        parts = pathlib.PurePosixPath(member.name).parts
+        if member.name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", member.name):
+            raise DownloadError(f"cannot unpack {archive}: member {member.name!r} would land outside the folder")
+        if member.issym() or member.islnk():
+            raise DownloadError(f"cannot unpack {archive}: member {member.name!r} is a link")
+        if not (member.isfile() or member.isdir()):
+            raise DownloadError(f"cannot unpack {archive}: member {member.name!r} is not a file or folder")
+    return members
+
+
 def unpack(archive, target, kind):
     """Unpacks `archive` ("zip", "tar.gz" or "bz2") to `target`, atomically; returns `target`.
 
@@ -307,7 +331,7 @@ def unpack(archive, target, kind):
                 bundle.extractall(staging)  # zipfile drops absolute paths and ".." parts
         else:
             with tarfile.open(archive, "r:gz") as bundle:
-                bundle.extractall(staging, filter="data")
+                bundle.extractall(staging, members=safe_tar_members(bundle, archive), **TAR_DATA_FILTER)
         entries = list(staging.iterdir())
         if kind == "bz2" or (len(entries) == 1 and entries[0].is_dir()):
             os.replace(entries[0], target)

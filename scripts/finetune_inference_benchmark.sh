@@ -2,7 +2,7 @@
 # SQuAD inference benchmark: latency (average, p50, p90, p95, p99) and sentences/s over
 # batch sizes x sequence lengths x precisions. Run with --help for the arguments.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/squad_common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/squad_common.sh"
 
 usage() {
   cat <<EOF2

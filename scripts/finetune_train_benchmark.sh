@@ -2,7 +2,7 @@
 # SQuAD fine-tuning benchmark: training throughput (sentences/s) of the real training step
 # over batch sizes x precisions. Run with --help for the arguments.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/squad_common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/squad_common.sh"
 
 usage() {
   cat <<EOF2

@@ -2,7 +2,7 @@
 # Fine-tunes BERT on SQuAD, then predicts and scores the dev set (NVIDIA's positional
 # arguments). Run with --help for the arguments and options.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/squad_common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/squad_common.sh"
 
 usage() {
   cat <<EOF

@@ -2,7 +2,7 @@
 # Predicts and scores the SQuAD dev set with a fine-tuned checkpoint (NVIDIA's positional
 # arguments). Run with --help for the arguments and options.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/squad_common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/squad_common.sh"
 
 usage() {
   cat <<EOF

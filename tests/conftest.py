@@ -1,17 +1,22 @@
 """Shared fixtures: the repo root on sys.path, tiny vocab and config files, and the MiniLM package."""
 
+import gzip
 import importlib.util
 import json
 import os
 import pathlib
 import sys
 
+import numpy as np
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tests.reference.golden_inputs import TINY_CONFIG  # noqa: E402  (after the path above)
+
+GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
@@ -39,19 +44,6 @@ def tiny_vocab_file(tmp_path):
     return path
 
 
-TINY_CONFIG = {
-    "vocab_size": 64,
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 64,
-    "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1,
-    "attention_probs_dropout_prob": 0.1,
-    "max_position_embeddings": 64,
-    "type_vocab_size": 2,
-    "initializer_range": 0.02,
-}
 
 
 @pytest.fixture
@@ -59,3 +51,17 @@ def tiny_config_file(tmp_path):
     path = tmp_path / "bert_config.json"
     path.write_text(json.dumps(TINY_CONFIG), encoding="utf-8")
     return path
+
+
+def golden(name, folder=GOLDEN_DIR):
+    """The golden file `name` (in tests/golden/ unless `folder`): a dict of arrays (.npz) or the JSON (.json.gz).
+
+    tests/reference/make_golden.py writes them with PyTorch/transformers in their own process;
+    `scripts/test.sh -m reference` checks them against a live run (tests/test_reference.py).
+    """
+    path = pathlib.Path(folder) / name
+    if name.endswith(".json.gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as source:
+            return json.load(source)
+    with np.load(path) as arrays:
+        return dict(arrays)

@@ -278,3 +278,41 @@ def test_script_bad_arguments(args):
     result = run_script(*args)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+
+
+def tar_with(tmp_path, *members):
+    """A tar.gz holding `members`: (TarInfo, bytes or None)."""
+    archive = tmp_path / "unsafe.tar.gz"
+    with tarfile.open(archive, "w:gz") as bundle:
+        for info, data in members:
+            bundle.addfile(info, io.BytesIO(data) if data is not None else None)
+    return archive
+
+
+def file_member(name, data=b"x"):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def link_member(name, target, kind):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info, None
+
+
+@pytest.mark.parametrize("member, reason", [
+    (file_member("/etc/evil.txt"), "would land outside"),
+    (file_member("model/../../evil.txt"), "would land outside"),
+    (link_member("model/vocab.txt", "/etc/passwd", tarfile.SYMTYPE), "is a link"),
+    (link_member("model/vocab.txt", "../../outside", tarfile.LNKTYPE), "is a link"),
+    (link_member("model/fifo", "", tarfile.FIFOTYPE), "not a file or folder"),
+])
+def test_unsafe_tar_members_are_refused_on_every_python(tmp_path, monkeypatch, member, reason):
+    """The same refusals with tarfile's "data" filter and without it (Python 3.11.0-3.11.3)."""
+    archive = tar_with(tmp_path, file_member("model/ok.txt"), member)
+    for data_filter in ({"filter": "data"}, {}):
+        monkeypatch.setattr(download, "TAR_DATA_FILTER", data_filter)
+        with pytest.raises(DownloadError, match=reason):
+            download.unpack(archive, tmp_path / "model", "tar.gz")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["unsafe.tar.gz"]

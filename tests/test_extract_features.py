@@ -1,20 +1,14 @@
-"""extract_features.py end to end on the real MiniLM checkpoint, against Hugging Face transformers."""
+"""extract_features.py end to end on the real MiniLM checkpoint, against Hugging Face transformers' outputs."""
 
 import json
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, golden
+from tests.reference.golden_inputs import FEATURE_MAX_SEQ_LENGTH, FEATURE_TEXTS
 
-TEXTS = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Who was Jim Henson? ||| Jim Henson was a puppeteer.",
-    "Naïve café owners in Zürich serve crème brûlée; Привет, 中文!",
-    "word " * 200,  # longer than max_seq_length: truncated
-]
 
 
 def run_extract(tmp_path, *flags):
@@ -23,28 +17,20 @@ def run_extract(tmp_path, *flags):
 
 
 def test_matches_hugging_face_last_hidden_state(tmp_path, minilm):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    (tmp_path / "input.txt").write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    """Tokens and last hidden states of transformers' BertTokenizerFast + BertModel (golden file)."""
+    reference = golden("minilm_hidden_states.npz")
+    (tmp_path / "input.txt").write_text("\n".join(FEATURE_TEXTS) + "\n", encoding="utf-8")
     result = run_extract(tmp_path, "--input_file=input.txt", "--output_file=features.jsonl",
                          f"--vocab_file={minilm / 'vocab.txt'}", f"--init_checkpoint={minilm}",
-                         "--max_seq_length=64", "--layers=-1,-2", "--batch_size=3")
+                         f"--max_seq_length={FEATURE_MAX_SEQ_LENGTH}", "--layers=-1,-2", "--batch_size=3")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in (tmp_path / "features.jsonl").read_text().splitlines()]
     assert [line["linex_index"] for line in lines] == [0, 1, 2, 3]
-
-    hf_tokenizer = transformers.BertTokenizerFast(str(minilm / "vocab.txt"), do_lower_case=True)
-    hf_model = transformers.BertModel.from_pretrained(str(minilm)).eval()
-    for text, line in zip(TEXTS, lines):
-        pair = text.split(" ||| ")
-        encoded = hf_tokenizer(*pair, truncation=True, max_length=64, return_tensors="pt")
-        expected_tokens = hf_tokenizer.convert_ids_to_tokens(encoded["input_ids"][0])
-        assert [feature["token"] for feature in line["features"]] == expected_tokens
-        with torch.no_grad():
-            hidden = hf_model(**encoded).last_hidden_state[0].numpy()
+    for index, line in enumerate(lines):
+        assert [feature["token"] for feature in line["features"]] == list(reference[f"tokens_{index}"])
         ours = np.array([feature["layers"][0]["values"] for feature in line["features"]])
         assert line["features"][0]["layers"][0]["index"] == -1
-        assert np.abs(ours - hidden).max() < 1e-4
+        assert np.abs(ours - reference[f"hidden_{index}"]).max() < 1e-4
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, minilm):

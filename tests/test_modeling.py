@@ -5,24 +5,18 @@ import json
 import keras
 import numpy as np
 import pytest
+import safetensors.numpy
 import tensorflow as tf
 
 import checkpoints
 import modeling
-from conftest import TINY_CONFIG
+from conftest import TINY_CONFIG, golden
 from errors import InputError
+from tests.reference.golden_inputs import seeded_weights, tiny_pretraining_batch
 
 
-def random_batch(config, batch_size=2, seq_length=16, num_predictions=3, seed=0):
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(seq_length // 2, seq_length + 1, batch_size)
-    mask = (np.arange(seq_length)[None] < lengths[:, None]).astype(np.int32)
-    return {
-        "input_ids": rng.integers(0, config.vocab_size, (batch_size, seq_length)).astype(np.int32) * mask,
-        "input_mask": mask,
-        "segment_ids": (np.arange(seq_length)[None] >= lengths[:, None] // 2).astype(np.int32) * mask,
-        "masked_lm_positions": np.sort(rng.integers(1, seq_length // 2, (batch_size, num_predictions)), axis=1).astype(np.int32),
-    }
+def random_batch(config, **kwargs):
+    return tiny_pretraining_batch(vocab_size=config.vocab_size, **kwargs)
 
 
 @pytest.fixture
@@ -136,25 +130,17 @@ def test_precisions_and_xla_match_float32(config, policy, jit_compile):
 
 
 def test_matches_hugging_face_pretraining_model(tmp_path, config):
-    """A random HF BertForPreTraining saved as safetensors (`bert.` prefix, tied decoder) loads and agrees."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    torch.manual_seed(0)
-    hf_config = transformers.BertConfig(**TINY_CONFIG)
-    hf_model = transformers.BertForPreTraining(hf_config).eval()
-    with torch.no_grad():
-        for parameter in hf_model.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.05)  # biases and LayerNorms away from 0/1
-    hf_model.save_pretrained(tmp_path)
+    """Seeded weights under transformers' BertForPreTraining names (`bert.` prefix, tied decoder)
+    load by name and give transformers' MLM and NSP logits (golden file)."""
+    reference = golden("hf_pretraining_tiny.npz")
+    assert json.loads(str(reference["config_json"])) == TINY_CONFIG
+    shapes = {name: tuple(map(int, shape.split(","))) for name, shape in
+              zip(reference["weight_names"], reference["weight_shapes"], strict=True)}
+    safetensors.numpy.save_file(seeded_weights(shapes), str(tmp_path / "model.safetensors"))
     model = modeling.build_model(modeling.BertForPreTraining(config))
-    report = checkpoints.load_weights(model, tmp_path)
+    report = checkpoints.load_weights(model, tmp_path / "model.safetensors")
     assert report.missing == [] and report.unused == []
-    batch = random_batch(config)
+    batch = {name: reference[name] for name in ("input_ids", "input_mask", "segment_ids", "masked_lm_positions")}
     ours = model(batch)
-    with torch.no_grad():
-        theirs = hf_model(input_ids=torch.tensor(batch["input_ids"], dtype=torch.long),
-                          attention_mask=torch.tensor(batch["input_mask"], dtype=torch.long),
-                          token_type_ids=torch.tensor(batch["segment_ids"], dtype=torch.long))
-    mlm = np.take_along_axis(theirs.prediction_logits.numpy(), batch["masked_lm_positions"][..., None], axis=1)
-    np.testing.assert_allclose(ours["masked_lm_logits"], mlm, atol=1e-4)
-    np.testing.assert_allclose(ours["next_sentence_logits"], theirs.seq_relationship_logits.numpy(), atol=1e-4)
+    np.testing.assert_allclose(ours["masked_lm_logits"], reference["masked_lm_logits"], atol=1e-4)
+    np.testing.assert_allclose(ours["next_sentence_logits"], reference["next_sentence_logits"], atol=1e-4)

@@ -1,10 +1,13 @@
 """optimization.py: AdamW against torch.optim.AdamW, the learning-rate schedule, and weight-decay exclusions."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
 
 import optimization
+from conftest import golden
 
 
 def keras_variables(arrays):
@@ -12,40 +15,31 @@ def keras_variables(arrays):
 
 
 def test_adamw_matches_torch_adamw_on_small_gradients():
-    """Same updates as torch.optim.AdamW (epsilon after the bias correction), weight decay included.
+    """Same updates as torch.optim.AdamW (epsilon after the bias correction), weight decay included (golden file).
 
     Gradients of ~1e-5 make epsilon matter: Keras's own AdamW, which adds epsilon before
     the bias correction, moves these weights visibly less.
     """
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(0)
-    initial = {"kernel": rng.normal(size=(4, 3)).astype(np.float32), "bias": rng.normal(size=(3,)).astype(np.float32)}
-    gradients = [{name: (1e-5 * rng.normal(size=value.shape)).astype(np.float32) for name, value in initial.items()}
-                 for _ in range(20)]
-    learning_rate, epsilon = 1e-3, 1e-6
-
+    reference = golden("torch_adamw.npz")
+    hyper = json.loads(str(reference["hyper_json"]))
+    names = ["kernel", "bias"]
+    initial = {name: reference[f"initial_{name}"] for name in names}
     ours = keras_variables(initial)
-    optimizer = optimization.AdamW(learning_rate=learning_rate, weight_decay=0.01, beta_1=0.9, beta_2=0.999,
-                                   epsilon=epsilon)
+    optimizer = optimization.AdamW(learning_rate=hyper["learning_rate"], weight_decay=hyper["weight_decay"],
+                                   beta_1=hyper["beta_1"], beta_2=hyper["beta_2"], epsilon=hyper["epsilon"])
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     keras_own = keras_variables(initial)
-    keras_optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=0.01, beta_1=0.9,
-                                             beta_2=0.999, epsilon=epsilon)
+    keras_optimizer = keras.optimizers.AdamW(learning_rate=hyper["learning_rate"], weight_decay=hyper["weight_decay"],
+                                             beta_1=hyper["beta_1"], beta_2=hyper["beta_2"], epsilon=hyper["epsilon"])
     keras_optimizer.exclude_from_weight_decay(var_names=["bias"])
-    reference = {name: torch.nn.Parameter(torch.from_numpy(value.copy())) for name, value in initial.items()}
-    torch_optimizer = torch.optim.AdamW(
-        [{"params": [reference["kernel"]], "weight_decay": 0.01}, {"params": [reference["bias"]], "weight_decay": 0.0}],
-        lr=learning_rate, betas=(0.9, 0.999), eps=epsilon)
 
-    for step_gradients in gradients:
-        optimizer.apply([step_gradients[name] for name in initial], ours)
-        keras_optimizer.apply([step_gradients[name] for name in initial], keras_own)
-        for name, parameter in reference.items():
-            parameter.grad = torch.from_numpy(step_gradients[name])
-        torch_optimizer.step()
+    for step in range(len(reference["gradients_kernel"])):
+        step_gradients = [reference[f"gradients_{name}"][step] for name in names]
+        optimizer.apply(step_gradients, ours)
+        keras_optimizer.apply(step_gradients, keras_own)
 
-    for variable, keras_variable, name in zip(ours, keras_own, initial):
-        expected = reference[name].detach().numpy()
+    for variable, keras_variable, name in zip(ours, keras_own, names):
+        expected = reference[f"final_{name}"]
         moved = np.abs(expected - initial[name]).max()
         np.testing.assert_allclose(variable.numpy(), expected, rtol=0, atol=1e-3 * moved, err_msg=name)
         assert np.abs(keras_variable.numpy() - expected).max() > 0.1 * moved, name
@@ -60,20 +54,14 @@ def test_schedule_warms_up_linearly_then_decays_to_zero():
 
 
 def test_schedule_decaying_after_warmup_starts_from_the_peak():
-    """transformers' get_linear_schedule_with_warmup: peak at the end of warmup, then linear to 0."""
+    """transformers' get_linear_schedule_with_warmup (golden file): peak at the end of warmup, then linear to 0."""
     schedule = optimization.WarmupPolynomialDecay(learning_rate=1e-3, num_train_steps=100, num_warmup_steps=10,
                                                   decay_after_warmup=True)
     rates = {step: float(schedule(step)) for step in (0, 5, 10, 55, 99, 100)}
     assert rates == pytest.approx({0: 0.0, 5: 5e-4, 10: 1e-3, 55: 5e-4, 99: 1e-3 / 90, 100: 0.0}, abs=1e-9)
-    transformers = pytest.importorskip("transformers")
-    torch = pytest.importorskip("torch")
-    reference = transformers.get_linear_schedule_with_warmup(
-        torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3), num_warmup_steps=10, num_training_steps=100)
-    expected = []
-    for _ in range(100):
-        expected.append(reference.get_last_lr()[0])
-        reference.optimizer.step()
-        reference.step()
+    reference = golden("linear_schedule.npz")
+    assert (float(reference["peak"]), int(reference["warmup"]), int(reference["total"])) == (1e-3, 10, 100)
+    expected = reference["learning_rates"]
     np.testing.assert_allclose([float(schedule(step)) for step in range(100)], expected, rtol=1e-5, atol=1e-12)
 
 

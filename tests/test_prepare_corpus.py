@@ -201,13 +201,15 @@ def test_sample_corpus_format(tmp_path):
     assert sorted(doc for p in paths for doc in read_documents(p)) == sorted(documents)
 
 
-@pytest.mark.parametrize("name, version", [("squad_v1.1_sample.json", "1.1"), ("squad_v1.1_dev_sample.json", "1.1"),
-                                           ("squad_v2.0_sample.json", "v2.0")])
-def test_squad_samples_have_exact_answer_offsets(name, version):
+@pytest.mark.parametrize("name, version, num_questions", [
+    ("squad_v1.1_sample.json", "1.1", 48), ("squad_v1.1_dev_sample.json", "1.1", 32),
+    ("squad_v2.0_sample.json", "v2.0", 38), ("squad_v1.1_demo_train.json", "1.1", 503),
+    ("squad_v1.1_demo_dev.json", "1.1", 122)])
+def test_squad_samples_have_exact_answer_offsets(name, version, num_questions):
     sample = json.loads((SAMPLE_DIR / name).read_text(encoding="utf-8"))
     assert sample["version"] == version
     questions = [(p["context"], qa) for article in sample["data"] for p in article["paragraphs"] for qa in p["qas"]]
-    assert 30 <= len(questions) <= 60
+    assert len(questions) == num_questions
     assert len({qa["id"] for _, qa in questions}) == len(questions)
     impossible = 0
     for context, qa in questions:

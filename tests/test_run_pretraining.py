@@ -144,6 +144,7 @@ def test_bad_inputs_are_one_line_errors(workspace, tmp_path):
                                                            f"--init_checkpoint={ok_dir / 'model.ckpt'}"],
          "in the checkpoint but"),
         (pretraining_command(workspace, ok_dir) + ["--bert_config_file=" + str(wider)], "in the checkpoint but"),
+        (pretraining_command(workspace, tmp_path / "d") + ["--eval_random_init"], "--eval_random_init: only with"),
     ]
     for command, message in cases:
         result = run(command)
@@ -206,3 +207,11 @@ def test_a_few_hundred_steps_learn_the_masked_lm(tmp_path):
     assert log[-1]["masked_lm_loss"] < log[0]["masked_lm_loss"] - 0.5
     evaluation = json.loads((tmp_path / "out/eval_results.json").read_text())
     assert evaluation["masked_lm_accuracy"] > 20.0 / vocab_size  # 20x chance
+    untrained = run([sys.executable, str(REPO_ROOT / "run_pretraining.py"),
+                     f"--bert_config_file={tmp_path / 'config.json'}", f"--eval_files_dir={tmp_path / 'train.tfrecord'}",
+                     f"--output_dir={tmp_path / 'untrained'}", "--do_eval", "--eval_random_init",
+                     "--max_seq_length=64", "--max_predictions_per_seq=10", "--max_eval_steps=10"])
+    assert untrained.returncode == 0, untrained.stderr[-2000:]
+    baseline = json.loads((tmp_path / "untrained/eval_results.json").read_text())
+    assert baseline["masked_lm_accuracy"] < 0.2 * evaluation["masked_lm_accuracy"]
+    assert baseline["masked_lm_loss"] > evaluation["masked_lm_loss"] + 0.5

@@ -130,7 +130,8 @@ def test_reader_round_trip(tmp_path):
     assert plain[0].start_position is None and plain[0].orig_answer_text is None
 
 
-@pytest.mark.parametrize("name", ["squad_v1.1_sample.json", "squad_v1.1_dev_sample.json", "squad_v2.0_sample.json"])
+@pytest.mark.parametrize("name", ["squad_v1.1_sample.json", "squad_v1.1_dev_sample.json", "squad_v2.0_sample.json",
+                                  "squad_v1.1_demo_train.json", "squad_v1.1_demo_dev.json"])
 def test_reads_sample_files(name):
     path = SAMPLE_DIR / name
     if not path.exists():

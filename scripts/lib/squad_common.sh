@@ -2,7 +2,7 @@
 # finetune_*_benchmark.sh scripts): argument checks that end in a one-line error with exit
 # status 2, and the precision, GPU, config and vocab choices. Sourced, not run.
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 GOOGLE_WEIGHTS_DIR="$REPO_ROOT/data/download/google_pretrained_weights"
 

@@ -1,0 +1,1 @@
+"""The independent references (PyTorch, transformers) and the golden files they produce."""
