@@ -203,7 +203,7 @@ def test_sample_corpus_format(tmp_path):
 
 @pytest.mark.parametrize("name, version, num_questions", [
     ("squad_v1.1_sample.json", "1.1", 48), ("squad_v1.1_dev_sample.json", "1.1", 32),
-    ("squad_v2.0_sample.json", "v2.0", 38), ("squad_v1.1_demo_train.json", "1.1", 503),
+    ("squad_v2.0_sample.json", "v2.0", 38), ("squad_v1.1_demo_train.json", "1.1", 943),
     ("squad_v1.1_demo_dev.json", "1.1", 122)])
 def test_squad_samples_have_exact_answer_offsets(name, version, num_questions):
     sample = json.loads((SAMPLE_DIR / name).read_text(encoding="utf-8"))
