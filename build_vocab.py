@@ -13,8 +13,8 @@ import glob
 
 from absl import app, flags
 
-import wordpiece_trainer
-from errors import InputError, run_main
+from bert.text import wordpiece_trainer
+from bert.errors import InputError, run_main
 
 flags.DEFINE_string("input_file", None, "Input text file(s): comma-separated globs.")
 flags.DEFINE_string("vocab_file", None, "Output vocabulary file, one token per line.")

@@ -11,7 +11,7 @@ by --output_file, in order, or --output_dir/<base name>.tfrecord), and random ne
 sentences come from the same block of about 256 KB of the same input file. Files are cut
 into such blocks at blank lines and the blocks are processed in parallel by
 --num_workers processes (default: one per usable CPU), with identical output whatever
-the number of workers (see pretraining_shards.py).
+the number of workers (see bert/pretraining/shards.py).
 
 Example:
     python create_pretraining_data.py --input_file=data/sample/sample_corpus.txt \\
@@ -27,8 +27,8 @@ import time
 
 from absl import app, flags
 
-import pretraining_shards
-from errors import InputError, run_main
+from bert.pretraining import shards as pretraining_shards
+from bert.errors import InputError, run_main
 
 flags.DEFINE_string("input_file", None, "Input text file(s): comma-separated globs.")
 flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma-separated, one per input file.")

@@ -12,8 +12,8 @@ import argparse
 import json
 import sys
 
-import squad_metrics
-from errors import run_main
+from bert.squad import metrics as squad_metrics
+from bert.errors import run_main
 
 EXPECTED_VERSION = "1.1"
 

@@ -12,8 +12,8 @@ matplotlib. Bad input is one `error:` line on stderr and exit status 2 (see squa
 import argparse
 import json
 
-import squad_metrics
-from errors import InputError, run_main
+from bert.squad import metrics as squad_metrics
+from bert.errors import InputError, run_main
 
 
 def parse_args(argv):

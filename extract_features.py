@@ -19,12 +19,12 @@ import tensorflow as tf
 from absl import app, flags, logging
 from tqdm import tqdm
 
-import checkpoints
-import cli_flags
-import modeling
-import precision
-import tokenization
-from errors import InputError, run_main
+from bert import checkpoints
+from bert import flags as cli_flags
+from bert import modeling
+from bert.train import precision
+from bert.text import tokenization
+from bert.errors import InputError, run_main
 
 cli_flags.define_model_flags()
 cli_flags.define_precision_flags()

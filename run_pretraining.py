@@ -11,7 +11,7 @@ Rerunning with the same --output_dir resumes from its newest checkpoint exactly;
 
 With --horovod, start one process per GPU with `horovodrun -np <gpus> python run_pretraining.py
 ... --horovod` (Horovod from scripts/install_horovod.sh); otherwise tf.distribute spans the
-GPUs and the workers (distribution.py).
+GPUs and the workers (bert/train/distribution.py).
 """
 
 import glob
@@ -21,23 +21,23 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import app, flags
 
-import checkpoints
-import cli_flags
-import distribution
-import flops
-import losses
-import modeling
-import optimization
-import precision
-import pretraining_input
-import train_state
-import training
-from errors import InputError, run_main
+from bert import checkpoints
+from bert import flags as cli_flags
+from bert.train import distribution
+from bert import flops
+from bert.train import losses
+from bert import modeling
+from bert.train import optimization
+from bert.train import precision
+from bert.pretraining import input_pipeline as pretraining_input
+from bert.train import state as train_state
+from bert.train import training
+from bert.errors import InputError, run_main
 
 flags.DEFINE_string("bert_config_file", None, "BERT config JSON.")
-flags.DEFINE_string("init_checkpoint", None, "Initial weights (any form checkpoints.py reads); ignored when resuming.")
+flags.DEFINE_string("init_checkpoint", None, "Initial weights (any form bert/checkpoints.py reads); ignored when resuming.")
 flags.DEFINE_string("input_files_dir", None, "Folder (or glob) of training TFRecord shards.")
 flags.DEFINE_string("eval_files_dir", None, "Folder (or glob) of evaluation TFRecord shards.")
 flags.DEFINE_string("output_dir", None, "Checkpoints, logs, exported model.")

@@ -28,19 +28,19 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-import checkpoints
-import cli_flags
-import distribution
-import losses
-import modeling
-import optimization
-import precision
-import squad
-import squad_metrics
-import tokenization
-import train_state
-import training
-from errors import InputError, run_main
+from bert import checkpoints
+from bert import flags as cli_flags
+from bert.train import distribution
+from bert.train import losses
+from bert import modeling
+from bert.train import optimization
+from bert.train import precision
+from bert.squad import processing as squad
+from bert.squad import metrics as squad_metrics
+from bert.text import tokenization
+from bert.train import state as train_state
+from bert.train import training
+from bert.errors import InputError, run_main
 
 cli_flags.define_model_flags(max_seq_length=384)
 cli_flags.define_precision_flags()

@@ -19,7 +19,7 @@ TF 2.x replace `import tensorflow as tf` by `import tensorflow.compat.v1 as tf` 
 create_pretraining_data.py and tokenization.py (see benchmarks/README.md).
 
 Run:
-    python benchmarks/create_pretraining_data_benchmark.py --vocab_file=vocab.txt \\
+    python -m benchmarks.create_pretraining_data_benchmark --vocab_file=vocab.txt \\
         --google_script=/tmp/google_bert/create_pretraining_data.py
 """
 
@@ -36,7 +36,6 @@ import time
 import numpy as np
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
 
 
 def read_documents(path):
@@ -166,7 +165,7 @@ def label_stats(files, max_seq_length, max_predictions_per_seq):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
-    import pretraining_input
+    from bert.pretraining import input_pipeline as pretraining_input
 
     spec = pretraining_input.feature_spec(max_seq_length, max_predictions_per_seq)
     labels, lengths, predictions = [], [], []

@@ -2,19 +2,16 @@
 
 Same config, same CPU, fp32, inputs of `--batch_size` x `--seq_length`; reports the median
 of `--iterations` timed calls after warm-up, and the ratio. Run:
-    python benchmarks/forward_benchmark.py --config path/to/config.json
+    python -m benchmarks.forward_benchmark --config path/to/config.json
 """
 
 import argparse
 import json
-import os
 import statistics
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def median_seconds(call, iterations, warmup=3):
@@ -31,7 +28,7 @@ def median_seconds(call, iterations, warmup=3):
 def time_ours(config_file, inputs, iterations, jit_compile):
     import tensorflow as tf
 
-    import modeling
+    from bert import modeling
 
     model = modeling.build_model(modeling.BertModel(modeling.BertConfig.from_json_file(config_file)))
     forward = tf.function(lambda batch: model(batch)["sequence_output"], jit_compile=jit_compile)

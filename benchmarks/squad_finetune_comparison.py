@@ -6,8 +6,8 @@ hyperparameters, and both are scored on the same dev set with `evaluate-v1.1.py`
 
     step data:      text -> train.json, dev.json, heldout.json (`generated_squad.py`, seeded)
     step ours:      python run_squad.py --do_train --do_predict ... (a child process, timed from outside)
-    step pytorch:   squad.py windows -> BertForQuestionAnswering + torch AdamW (a child process)
-                    -> squad.py answers -> predictions.json
+    step pytorch:   bert/squad windows -> BertForQuestionAnswering + torch AdamW (a child process)
+                    -> bert/squad answers -> predictions.json
                     both scored with evaluate-v1.1.py dev.json predictions.json
     step precision: run_squad.py --do_predict from our fine-tuned model, fp32 (XLA) and
                     --amp --amp_dtype=bfloat16, on dev.json + heldout.json
@@ -32,10 +32,10 @@ to the last update. Total seconds: the whole child process (imports, featurizati
 training, prediction, evaluation). Fine-tuning F1 varies by several points with the
 training seed (`--seed`; `--data_seed` picks the data), so compare several seeds.
 
-    python benchmarks/squad_finetune_comparison.py --work_dir=/tmp/news_qa --text=news \\
+    python -m benchmarks.squad_finetune_comparison --work_dir=/tmp/news_qa --text=news \\
         --num_train_questions=1600 --num_dev_questions=400 --num_heldout_questions=0 \\
         --questions_per_context=8
-    python benchmarks/squad_finetune_comparison.py --work_dir=/tmp/news_qa --text=news \\
+    python -m benchmarks.squad_finetune_comparison --work_dir=/tmp/news_qa --text=news \\
         --steps=ours,pytorch --seed=2 --overwrite      # same data, another seed
 """
 
@@ -48,10 +48,9 @@ import subprocess
 import sys
 import time
 
-import generated_squad
+from benchmarks import generated_squad
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 
 def default_model_dir():
@@ -78,8 +77,8 @@ def run_timed(command, log_path, markers=()):
     with open(log_path, "w", encoding="utf-8") as log:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
-                                   cwd=os.path.dirname(os.path.abspath(command[1])))
+        script_dir = REPO if command[1] == "-m" else os.path.dirname(os.path.abspath(command[1]))
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=script_dir)
         for line in process.stdout:
             now = time.perf_counter() - started
             log.write(line)
@@ -144,7 +143,7 @@ def run_ours(args, data):
 def run_pytorch(args, data):
     """Runs `pytorch_worker` in a child process; returns its result record."""
     output_dir = fresh_dir(os.path.join(args.work_dir, "pytorch"), args.overwrite)
-    command = [sys.executable, os.path.abspath(__file__), "--pytorch_worker", f"--pytorch_output_dir={output_dir}",
+    command = [sys.executable, "-m", __spec__.name, "--pytorch_worker", f"--pytorch_output_dir={output_dir}",
                f"--train_file={data['train']}", f"--predict_file={data['dev']}", *worker_flags(args)]
     load_before = load_average()
     total, _ = run_timed(command, os.path.join(args.work_dir, "pytorch.log"))
@@ -169,8 +168,8 @@ def pytorch_worker(args):
     import torch
     from transformers import BertForQuestionAnswering, get_linear_schedule_with_warmup
 
-    import squad
-    import tokenization
+    from bert.squad import processing as squad
+    from bert.text import tokenization
 
     started = time.perf_counter()
     torch.set_num_threads(args.torch_threads)

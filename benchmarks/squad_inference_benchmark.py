@@ -12,7 +12,7 @@ a child process (TensorFlow's thread pools in the same process slow PyTorch down
 takes its turn in every round: with `--rounds`, the timed calls of all points are split
 into rounds, so that a machine shared with other jobs slows every point alike.
 
-    python benchmarks/squad_inference_benchmark.py --bert_model=base --batch_sizes=8 \
+    python -m benchmarks.squad_inference_benchmark --bert_model=base --batch_sizes=8 \
         --seq_lengths=384 --precisions=fp32,bf16 --pytorch --rounds=5
 """
 
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Google's released shapes, for when configs/bert_config_<model>.json is absent.
 GOOGLE_CONFIGS = {
@@ -39,10 +39,9 @@ PRECISIONS = {"fp32": (False, "float16"), "fp16": (True, "float16"), "bf16": (Tr
 
 def load_config(bert_model, bert_config_file):
     """A `modeling.BertConfig`: the file when given, else configs/bert_config_<model>.json, else Google's."""
-    import modeling
+    from bert import modeling
 
-    repo_config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
-                               f"bert_config_{bert_model}.json")
+    repo_config = os.path.join(REPO_ROOT, "configs", f"bert_config_{bert_model}.json")
     path = bert_config_file or (repo_config if os.path.exists(repo_config) else None)
     if path:
         return modeling.BertConfig.from_json_file(path)
@@ -89,8 +88,8 @@ def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths):
     import keras
     import tensorflow as tf
 
-    import modeling
-    import precision
+    from bert import modeling
+    from bert.train import precision
 
     amp, amp_dtype = PRECISIONS[precision_name]
     jit_compile = precision.configure(amp, amp_dtype, use_xla)
@@ -163,10 +162,10 @@ class PyTorchChild:
 
     def __init__(self, config, batch_sizes, seq_lengths):
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--pytorch_child",
+            [sys.executable, "-m", __spec__.name, "--pytorch_child",
              f"--config_json={json.dumps(config.to_dict())}", f"--batch_sizes={','.join(map(str, batch_sizes))}",
              f"--seq_lengths={','.join(map(str, seq_lengths))}"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
         self.descriptions = self._reply()
 
     def _reply(self):
@@ -267,7 +266,7 @@ def main(argv=None):
     parser.add_argument("--precisions", type=precision_list, default=["fp32", "bf16"],
                         help="comma-separated fp32, fp16, bf16 (default: fp32,bf16)")
     parser.add_argument("--use_xla", action=argparse.BooleanOptionalAction, default=True,
-                        help="compile with XLA where precision.py allows it (default: yes)")
+                        help="compile with XLA where bert/train/precision.py allows it (default: yes)")
     parser.add_argument("--iterations", type=int, default=20, help="timed calls per point (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default: 3)")
     parser.add_argument("--rounds", type=int, default=1,
@@ -284,7 +283,7 @@ def main(argv=None):
         serve_pytorch_points(json.loads(args.config_json), args.batch_sizes, args.seq_lengths)
         return
 
-    from errors import InputError, run_main
+    from bert.errors import InputError, run_main
 
     def run(_):
         config = load_config(args.bert_model, args.bert_config_file)

@@ -7,22 +7,18 @@ One random batch of windows is fed repeatedly through `distribute_datasets_from_
 `--warmup_steps` untimed steps (compilation) come first, then `--steps` timed ones, each
 ending when its loss is on the host. Weights are random: speed does not depend on them.
 
-    python benchmarks/squad_train_benchmark.py --bert_model=base --batch_sizes=2,4 \
+    python -m benchmarks.squad_train_benchmark --bert_model=base --batch_sizes=2,4 \
         --precisions=fp32,bf16 --seq_length=384
 """
 
 import argparse
 import json
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from squad_inference_benchmark import (  # noqa: E402  (after the sys.path lines)
+from benchmarks.squad_inference_benchmark import (
     GOOGLE_CONFIGS, PRECISIONS, load_config, positive_ints, precision_list)
 
 
@@ -31,12 +27,12 @@ def benchmark(config, precision_name, use_xla, batch_size, seq_length, num_accum
     import keras
     import tensorflow as tf
 
-    import distribution
-    import losses
-    import modeling
-    import optimization
-    import precision
-    import training
+    from bert.train import distribution
+    from bert.train import losses
+    from bert import modeling
+    from bert.train import optimization
+    from bert.train import precision
+    from bert.train import training
 
     amp, amp_dtype = PRECISIONS[precision_name]
     jit_compile = precision.configure(amp, amp_dtype, use_xla)
@@ -87,7 +83,7 @@ def main(argv=None):
     parser.add_argument("--seq_length", type=int, default=384, help="tokens per window (default: 384)")
     parser.add_argument("--num_accumulation_steps", type=int, default=1, help="micro-batches per update (default: 1)")
     parser.add_argument("--use_xla", action=argparse.BooleanOptionalAction, default=True,
-                        help="compile with XLA where precision.py allows it (default: yes)")
+                        help="compile with XLA where bert/train/precision.py allows it (default: yes)")
     parser.add_argument("--steps", type=int, default=10, help="timed updates per point (default: 10)")
     parser.add_argument("--warmup_steps", type=int, default=2, help="untimed updates first (default: 2)")
     parser.add_argument("--output", help="also append the results as JSON lines to this file")
@@ -95,7 +91,7 @@ def main(argv=None):
     if min(args.seq_length, args.num_accumulation_steps, args.steps) < 1 or args.warmup_steps < 0:
         parser.error("--seq_length, --num_accumulation_steps and --steps must be >= 1, --warmup_steps >= 0")
 
-    from errors import InputError, run_main
+    from bert.errors import InputError, run_main
 
     def run(_):
         config = load_config(args.bert_model, args.bert_config_file)

@@ -7,7 +7,7 @@ call per line as Google's scripts do; the script checks that the outputs are ide
 prints wall and CPU seconds and the ratios. `--rounds` repeats the whole comparison with
 fresh tokenizers, alternating the order, and the fastest of each counts.
 
-    python benchmarks/tokenizer_benchmark.py --vocab_file VOCAB --corpus 'texts/*.txt'
+    python -m benchmarks.tokenizer_benchmark --vocab_file VOCAB --corpus 'texts/*.txt'
 """
 
 import argparse
@@ -16,9 +16,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import tokenization  # noqa: E402
+from bert.text import tokenization
 
 
 def read_lines(patterns):

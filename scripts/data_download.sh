@@ -92,7 +92,7 @@ run() {
 }
 
 download() {
-  local args=(-m data.download --no-progress)
+  local args=(-m bert.data.download --no-progress)
   if [[ $dry_run -eq 1 ]]; then args+=(--dry-run); fi
   if [[ -n "$base_url" ]]; then args+=(--base-url "$base_url"); fi
   args+=(--wiki-lang "$wiki_lang" "$@")
@@ -102,7 +102,7 @@ download() {
 # prepare NAME SOURCE_ARGS...: text shards in data/prepared/NAME.
 prepare() {
   local name="$1"; shift
-  run "$PYTHON" -m data.prepare_corpus "$@" --output-dir "data/prepared/$name" --num-shards "${shards:-256}"
+  run "$PYTHON" -m bert.data.prepare_corpus "$@" --output-dir "data/prepared/$name" --num-shards "${shards:-256}"
 }
 
 # tfrecords NAME: phase-1 and phase-2 instances from data/prepared/NAME.

@@ -10,12 +10,12 @@ Usage: scripts/finetune_inference_benchmark.sh [options] [bert_model [use_xla [b
            [seq_lengths [precisions]]]]]
 
 Times the compiled BertForQuestionAnswering forward pass that run_squad.py predicts with,
-on random inputs and random weights (benchmarks/squad_inference_benchmark.py). Prints a
+on random inputs and random weights (python -m benchmarks.squad_inference_benchmark). Prints a
 table; the results also go to results/squad_inference_benchmark_<timestamp>/results.jsonl.
 
 Arguments (all optional, in this order; defaults in brackets):
   bert_model   base | large: configs/bert_config_<model>.json, or Google's shape if absent [base]
-  use_xla      true | false [true] (bf16 on a CPU runs without XLA, see precision.py)
+  use_xla      true | false [true] (bf16 on a CPU runs without XLA, see bert/train/precision.py)
   batch_sizes  comma-separated [1,8]
   seq_lengths  comma-separated [128,384]
   precisions   comma-separated fp32, fp16, bf16 [fp32,bf16]
@@ -74,7 +74,7 @@ results_dir="${results_dir:-$REPO_ROOT/results/squad_inference_benchmark_$(date 
 
 xla="--use_xla"
 [[ "$use_xla" == "true" ]] || xla="--no-use_xla"
-cmd=("$PYTHON" "$REPO_ROOT/benchmarks/squad_inference_benchmark.py" --bert_model="$bert_model"
+cmd=(env "PYTHONPATH=$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m benchmarks.squad_inference_benchmark --bert_model="$bert_model"
   --batch_sizes="$batch_sizes" --seq_lengths="$seq_lengths" --precisions="$precisions" "$xla"
   --iterations="$iterations" --warmup="$warmup" --rounds="$rounds" --output="$results_dir/results.jsonl")
 [[ -n "$config_override" ]] && cmd+=(--bert_config_file="$config_override")

@@ -10,12 +10,12 @@ Usage: scripts/finetune_train_benchmark.sh [options] [bert_model [use_xla [num_g
            [batch_sizes [precisions [seq_length]]]]]]
 
 Times training.py's step with the SQuAD loss and AdamW, as run_squad.py trains, on random
-inputs and random weights (benchmarks/squad_train_benchmark.py). Prints a table; the
+inputs and random weights (python -m benchmarks.squad_train_benchmark). Prints a table; the
 results also go to results/squad_train_benchmark_<timestamp>/results.jsonl.
 
 Arguments (all optional, in this order; defaults in brackets):
   bert_model   base | large: configs/bert_config_<model>.json, or Google's shape if absent [base]
-  use_xla      true | false [true] (bf16 on a CPU runs without XLA, see precision.py)
+  use_xla      true | false [true] (bf16 on a CPU runs without XLA, see bert/train/precision.py)
   num_gpu      GPUs to use, 0 = CPU only; more than 1 runs MirroredStrategy over them [1]
   batch_sizes  windows per GPU per micro-batch, comma-separated [2,4]
   precisions   comma-separated fp32, fp16, bf16 [fp32,bf16]
@@ -73,7 +73,7 @@ results_dir="${results_dir:-$REPO_ROOT/results/squad_train_benchmark_$(date +%Y%
 
 xla="--use_xla"
 [[ "$use_xla" == "true" ]] || xla="--no-use_xla"
-cmd=("$PYTHON" "$REPO_ROOT/benchmarks/squad_train_benchmark.py" --bert_model="$bert_model"
+cmd=(env "PYTHONPATH=$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m benchmarks.squad_train_benchmark --bert_model="$bert_model"
   --batch_sizes="$batch_sizes" --precisions="$precisions" --seq_length="$seq_length" "$xla"
   --steps="$steps" --warmup_steps="$warmup_steps" --num_accumulation_steps="$accumulation"
   --output="$results_dir/results.jsonl")

@@ -19,7 +19,7 @@ Arguments (all optional, in this order; defaults in brackets):
   batch_size       windows per GPU per step [8]
   learning_rate    peak learning rate, used as given, never scaled by num_gpu [3e-5]
   precision        fp32 | fp16 | bf16 (fp16/bf16: --amp --amp_dtype=float16/bfloat16) [fp16]
-  use_xla          true | false [true] (bf16 on a CPU runs without XLA, see precision.py)
+  use_xla          true | false [true] (bf16 on a CPU runs without XLA, see bert/train/precision.py)
   num_gpu          GPUs to use, 0 = CPU only; more than 1 runs MirroredStrategy over them [1]
   seq_length       tokens per window [384]
   doc_stride       tokens between window starts [128]

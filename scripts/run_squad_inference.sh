@@ -19,7 +19,7 @@ Arguments (all optional, in this order; defaults in brackets):
                    or any checkpoint with the SQuAD head [results/model.ckpt]
   batch_size       windows per batch [8]
   precision        fp32 | fp16 | bf16 (fp16/bf16: --amp --amp_dtype=float16/bfloat16) [fp16]
-  use_xla          true | false [true] (bf16 on a CPU runs without XLA, see precision.py)
+  use_xla          true | false [true] (bf16 on a CPU runs without XLA, see bert/train/precision.py)
   seq_length       tokens per window; use the fine-tuning value [384]
   doc_stride       tokens between window starts [128]
   bert_model       base | large: the config next to the checkpoint when there is one,

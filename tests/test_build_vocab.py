@@ -9,9 +9,9 @@ import unicodedata
 
 import pytest
 
-import tokenization
-import wordpiece_trainer
-from errors import InputError
+from bert.text import tokenization
+from bert.text import wordpiece_trainer
+from bert.errors import InputError
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = REPO_ROOT / "data" / "sample" / "sample_corpus.txt"

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import checkpoints
-import modeling
+from bert import checkpoints
+from bert import modeling
 from conftest import TINY_CONFIG
-from errors import InputError
+from bert.errors import InputError
 
 
 def google_variable_shapes(c):

@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-import pretraining_instances
-import pretraining_shards
-import tfrecord_writer
-import tokenization
-from errors import InputError
+from bert.pretraining import instances as pretraining_instances
+from bert.pretraining import shards as pretraining_shards
+from bert.pretraining import tfrecord_writer
+from bert.text import tokenization
+from bert.errors import InputError
 
 tf = pytest.importorskip("tensorflow")
 

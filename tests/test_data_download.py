@@ -1,4 +1,4 @@
-"""data/download.py and scripts/data_download.sh against a local HTTP server that supports Range."""
+"""bert/data/download.py and scripts/data_download.sh against a local HTTP server that supports Range."""
 
 import bz2
 import hashlib
@@ -16,8 +16,8 @@ import zipfile
 
 import pytest
 
-from data import download
-from data.download import DownloadError, Resource
+from bert.data import download
+from bert.data.download import DownloadError, Resource
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = REPO_ROOT / "scripts" / "data_download.sh"
@@ -163,7 +163,7 @@ def test_size_mismatch_is_an_error(server, tmp_path):
 
 def test_http_404_gives_one_line_error_and_nonzero_exit(server, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "data.download", "--base-url", server.url, "--download-dir", str(tmp_path / "dl"),
+        [sys.executable, "-m", "bert.data.download", "--base-url", server.url, "--download-dir", str(tmp_path / "dl"),
          "--no-progress", "squad"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
     )
@@ -268,7 +268,7 @@ def test_script_dry_run_all_fetches_nothing(server):
     assert result.returncode == 0, result.stderr
     assert f"{server.url}/squad/dev-v2.0.json -> " in result.stdout
     assert f"{server.url}/google_pretrained_weights/cased_L-24_H-1024_A-16.zip -> " in result.stdout
-    assert "would run: " in result.stdout and "data.prepare_corpus" in result.stdout
+    assert "would run: " in result.stdout and "bert.data.prepare_corpus" in result.stdout
     assert "--num-shards 8" in result.stdout
     assert server.requests == []
 

@@ -95,9 +95,9 @@ def _run_pretraining_exporting_every_rank():
     """run_pretraining.py's main; then each rank writes its weights to <output_dir>/model.rank<r>.ckpt."""
     from absl import app  # pylint: disable=import-outside-toplevel
 
-    import checkpoints  # pylint: disable=import-outside-toplevel
+    from bert import checkpoints  # pylint: disable=import-outside-toplevel
     import run_pretraining  # pylint: disable=import-outside-toplevel
-    from errors import run_main  # pylint: disable=import-outside-toplevel
+    from bert.errors import run_main  # pylint: disable=import-outside-toplevel
 
     train = run_pretraining.train
 

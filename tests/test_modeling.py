@@ -8,10 +8,10 @@ import pytest
 import safetensors.numpy
 import tensorflow as tf
 
-import checkpoints
-import modeling
+from bert import checkpoints
+from bert import modeling
 from conftest import TINY_CONFIG, golden
-from errors import InputError
+from bert.errors import InputError
 from tests.reference.golden_inputs import seeded_weights, tiny_pretraining_batch
 
 

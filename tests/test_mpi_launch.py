@@ -1,4 +1,4 @@
-"""distribution.py under Open MPI's mpirun (no --horovod): the environment parsing, the worker
+"""bert/train/distribution.py under Open MPI's mpirun (no --horovod): the environment parsing, the worker
 addresses and the chief, then real 2-rank runs on this machine (skipped without `mpirun`).
 
 Run as a script (by mpirun, from the tests below), this file is run_pretraining.py in which
@@ -20,9 +20,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO_ROOT  # first: puts the repo on sys.path, also when mpirun runs this file
-import distribution
-from distribution import OpenMpiLaunch
-from errors import InputError
+from bert.train import distribution
+from bert.train.distribution import OpenMpiLaunch
+from bert.errors import InputError
 from test_run_pretraining import exported, free_port, max_difference, pretraining_command, run, workspace  # noqa: F401
 
 needs_mpirun = pytest.mark.skipif(shutil.which("mpirun") is None, reason="Open MPI's mpirun is not on PATH")
@@ -101,7 +101,7 @@ def mpirun(num_processes, *command):
     env = {**os.environ, "BERT_MPI_BASE_PORT": str(free_base_port(num_processes)),
            "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}  # containers often run as root
     env.pop("TF_CONFIG", None)
-    return subprocess.run(["mpirun", "-np", str(num_processes), "--oversubscribe", *command],
+    return subprocess.run(["mpirun", "-np", str(num_processes), "--oversubscribe", *command], cwd=REPO_ROOT,
                           capture_output=True, text=True, env=env, timeout=900, check=False)
 
 
@@ -135,10 +135,9 @@ def test_mpirun_two_ranks_train_one_model_and_only_rank_0_writes(workspace, tmp_
 
 WRITE_ADDRESSES_AS_IF_ON_TWO_NODES = """
 import json, os, pathlib, sys
-sys.path.insert(0, sys.argv[1])
-import distribution
+from bert.train import distribution  # python -c runs in the repository root
 launch = distribution.open_mpi_launch(os.environ)._replace(local_rank=0, local_size=1)
-pathlib.Path(sys.argv[2], f"rank{launch.rank}.json").write_text(json.dumps(
+pathlib.Path(sys.argv[1], f"rank{launch.rank}.json").write_text(json.dumps(
     {"port": launch.base_port, "addresses": distribution.open_mpi_worker_addresses(launch)}))
 """
 
@@ -146,7 +145,7 @@ pathlib.Path(sys.argv[2], f"rank{launch.rank}.json").write_text(json.dumps(
 @needs_mpirun
 def test_mpirun_ranks_gather_their_hostnames_with_mpi4py(tmp_path):
     pytest.importorskip("mpi4py", reason="mpi4py is not installed (pip install mpi4py)")
-    result = mpirun(2, sys.executable, "-c", WRITE_ADDRESSES_AS_IF_ON_TWO_NODES, str(REPO_ROOT), str(tmp_path))
+    result = mpirun(2, sys.executable, "-c", WRITE_ADDRESSES_AS_IF_ON_TWO_NODES, str(tmp_path))
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
     for rank in (0, 1):
         report = json.loads((tmp_path / f"rank{rank}.json").read_text())
@@ -157,9 +156,9 @@ def _run_pretraining_one_folder_per_rank():
     """run_pretraining.py's main with --output_dir=<dir>/rank<r>; then every rank reports to <dir>."""
     from absl import app  # pylint: disable=import-outside-toplevel
 
-    import checkpoints  # pylint: disable=import-outside-toplevel
+    from bert import checkpoints  # pylint: disable=import-outside-toplevel
     import run_pretraining  # pylint: disable=import-outside-toplevel
-    from errors import run_main  # pylint: disable=import-outside-toplevel
+    from bert.errors import run_main  # pylint: disable=import-outside-toplevel
 
     rank, flag_values, train = int(os.environ["OMPI_COMM_WORLD_RANK"]), run_pretraining.FLAGS, run_pretraining.train
 

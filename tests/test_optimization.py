@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-import optimization
+from bert.train import optimization
 from conftest import golden
 
 

@@ -1,4 +1,4 @@
-"""data/prepare_corpus.py on a tiny synthetic Wikipedia dump and books, and the checked-in samples."""
+"""bert/data/prepare_corpus.py on a tiny synthetic Wikipedia dump and books, and the checked-in samples."""
 
 import bz2
 import collections
@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from data import prepare_corpus
-from errors import InputError
+from bert.data import prepare_corpus
+from bert.errors import InputError
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
@@ -179,7 +179,7 @@ def test_empty_result_is_an_error(tmp_path):
 @pytest.mark.parametrize("flag", ["--wiki-dump", "--books-dir", "--text-file"])
 def test_missing_input_is_a_one_line_error(tmp_path, flag):
     missing = tmp_path / "nowhere"
-    result = subprocess.run([sys.executable, "-m", "data.prepare_corpus", flag, str(missing),
+    result = subprocess.run([sys.executable, "-m", "bert.data.prepare_corpus", flag, str(missing),
                              "--output-dir", str(tmp_path / "out")], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and str(missing) in result.stderr

@@ -6,11 +6,11 @@ import random
 import numpy as np
 import pytest
 
-import pretraining_shards
-from errors import InputError
+from bert.pretraining import shards as pretraining_shards
+from bert.errors import InputError
 
 tf = pytest.importorskip("tensorflow")
-import pretraining_input  # noqa: E402  (needs TensorFlow)
+from bert.pretraining import input_pipeline as pretraining_input  # noqa: E402  (needs TensorFlow)
 
 SEQ, PREDS = 128, 20
 WORDS = ("the history of the river valley shows how farmers terraced hillsides and irrigated orchards while "

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-import squad
-import squad_metrics
-import tokenization
+from bert.squad import processing as squad
+from bert.squad import metrics as squad_metrics
+from bert.text import tokenization
 from conftest import REPO_ROOT, TINY_CONFIG
 
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
@@ -122,8 +122,8 @@ def test_train_and_predict_write_official_files_and_scores(trained, tiny_model):
 def test_saved_model_gives_the_keras_model_logits(trained):
     import tensorflow as tf
 
-    import checkpoints
-    import modeling
+    from bert import checkpoints
+    from bert import modeling
 
     output_dir, _ = trained
     serve = tf.saved_model.load(str(output_dir / "export")).signatures["serving_default"]
@@ -191,7 +191,7 @@ BAD_INPUT_DRIVER = """
 import contextlib, io, json, sys
 sys.argv = ["run_squad.py"]
 import run_squad
-from errors import run_main
+from bert.errors import run_main
 outcomes = []
 for flags in json.load(sys.stdin):
     run_squad.FLAGS.unparse_flags()
@@ -413,8 +413,7 @@ def news_qa(tmp_path_factory):
     The articles come from gensim's wheel on PyPI (`benchmarks/generated_squad.py`), so this
     needs the package index.
     """
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-    import generated_squad
+    from benchmarks import generated_squad
 
     folder = tmp_path_factory.mktemp("news_qa")
     try:

@@ -1,4 +1,4 @@
-"""squad.py: reading SQuAD JSON, WordPiece windows, and logits back to answer texts."""
+"""bert/squad/processing.py: reading SQuAD JSON, WordPiece windows, and logits back to answer texts."""
 
 import json
 import pathlib
@@ -7,10 +7,10 @@ import random
 import numpy as np
 import pytest
 
-import squad
-import squad_metrics
-import tokenization
-from errors import InputError
+from bert.squad import processing as squad
+from bert.squad import metrics as squad_metrics
+from bert.text import tokenization
+from bert.errors import InputError
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample"
 

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-import squad_metrics
+from bert.squad import metrics as squad_metrics
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 V1_SCRIPT = REPO_ROOT / "evaluate-v1.1.py"

@@ -4,9 +4,9 @@ import hashlib
 
 import pytest
 
-import tokenization
+from bert.text import tokenization
 from conftest import golden
-from errors import InputError
+from bert.errors import InputError
 from tests.reference.golden_inputs import texts_sha256, tokenizer_text_sets
 
 

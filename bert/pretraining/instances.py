@@ -39,7 +39,7 @@ import re
 
 import numpy as np
 
-from errors import InputError
+from bert.errors import InputError
 
 READ_BYTES = 1 << 22
 

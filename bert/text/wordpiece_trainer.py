@@ -17,8 +17,8 @@ import os
 import tokenizers
 from tokenizers import models, normalizers, pre_tokenizers, trainers
 
-from errors import InputError
-from tfrecord_writer import remove_quietly
+from bert.errors import InputError
+from bert.pretraining.tfrecord_writer import remove_quietly
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 

@@ -10,10 +10,10 @@ Every resource also has a `key` ("<group>/<file name>"): with `--base-url URL` t
 is fetched from `URL/<key>` instead, so a local mirror or test server can stand in.
 
 Example:
-    python -m data.download --dry-run all
-    python -m data.download squad
-    python -m data.download --wiki-lang de wikicorpus
-    python -m data.download --base-url http://127.0.0.1:8000 squad
+    python -m bert.data.download --dry-run all
+    python -m bert.data.download squad
+    python -m bert.data.download --wiki-lang de wikicorpus
+    python -m bert.data.download --base-url http://127.0.0.1:8000 squad
 """
 
 import argparse
@@ -34,10 +34,7 @@ import zipfile
 import requests
 import tqdm
 
-if __package__ in (None, ""):  # run as a file: make the repo root importable
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-
-from errors import InputError, run_main
+from bert.errors import InputError, run_main
 
 DEFAULT_DOWNLOAD_DIR = pathlib.Path(__file__).resolve().parent / "download"
 
@@ -346,7 +343,7 @@ def unpack(archive, target, kind):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m data.download",
+        prog="python -m bert.data.download",
         description="Download SQuAD, Google's BERT checkpoints and a Wikipedia dump, verified and resumable.",
     )
     parser.add_argument("resources", nargs="+", metavar="RESOURCE",

@@ -38,7 +38,7 @@ import typing
 import tensorflow as tf
 from absl import logging
 
-from errors import InputError
+from bert.errors import InputError
 
 
 def create_strategy():

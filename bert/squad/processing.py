@@ -45,8 +45,8 @@ import tempfile
 import numpy as np
 from tokenizers import normalizers, pre_tokenizers
 
-import tfrecord_writer
-from errors import InputError
+from bert.pretraining import tfrecord_writer
+from bert.errors import InputError
 
 # Google's `is_whitespace` for splitting contexts: these five characters and no others.
 _DOC_TOKEN = re.compile("[^ \t\r\n\u202f]+")

@@ -27,7 +27,7 @@ import numpy as np
 import safetensors
 import tensorflow as tf
 
-from errors import InputError
+from bert.errors import InputError
 
 # Keys that belong to training state rather than to the model.
 _SKIPPED_KEY = re.compile(r"(^|/)(adam_m|adam_v|global_step)$|^(optimizer|training|keras_state)/|^_CHECKPOINTABLE")

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from errors import InputError
+from bert.errors import InputError
 
 POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 

@@ -32,7 +32,7 @@ import re
 import string
 import sys
 
-from errors import InputError
+from bert.errors import InputError
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)

@@ -45,10 +45,10 @@ import tempfile
 import numpy as np
 import tqdm
 
-import pretraining_instances
-import tokenization
-from errors import InputError
-from tfrecord_writer import AtomicShardWriter, frame_examples, remove_quietly
+from bert.pretraining import instances as pretraining_instances
+from bert.text import tokenization
+from bert.errors import InputError
+from bert.pretraining.tfrecord_writer import AtomicShardWriter, frame_examples, remove_quietly
 
 WRITE_BATCH = 4096
 BLOCK_BYTES = 1 << 18

@@ -17,9 +17,9 @@ so no two shards differ by more than the largest document. Shards are written to
 temporary files and renamed into place only when all of them are complete.
 
 Example:
-    python -m data.prepare_corpus --wiki-dump data/download/wikicorpus_en/enwiki-latest-pages-articles.xml.bz2 \\
+    python -m bert.data.prepare_corpus --wiki-dump data/download/wikicorpus_en/enwiki-latest-pages-articles.xml.bz2 \\
         --output-dir data/prepared/wikicorpus_en --num-shards 256
-    python -m data.prepare_corpus --text-file data/sample/sample_corpus.txt --output-dir /tmp/sample --num-shards 2
+    python -m bert.data.prepare_corpus --text-file data/sample/sample_corpus.txt --output-dir /tmp/sample --num-shards 2
 """
 
 import argparse
@@ -33,10 +33,7 @@ import shutil
 import subprocess
 import sys
 
-if __package__ in (None, ""):  # run as a file: make the repo root importable
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-
-from errors import InputError, run_main
+from bert.errors import InputError, run_main
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent
 DOC_START = re.compile(r'^<doc id="[^"]*".*>$')
@@ -72,7 +69,7 @@ def run_wikiextractor(dump, extracted_dir, processes=1):
     """
     dump, extracted_dir = pathlib.Path(dump), pathlib.Path(extracted_dir)
     if not dump.is_file():
-        raise InputError(f"Wikipedia dump {dump} not found (run: python -m data.download wikicorpus)")
+        raise InputError(f"Wikipedia dump {dump} not found (run: python -m bert.data.download wikicorpus)")
     source_file = extracted_dir / "SOURCE"
     if source_file.is_file() and source_file.read_text(encoding="utf-8") == _dump_identity(dump):
         return extracted_dir
@@ -240,7 +237,7 @@ def write_shards(documents, output_dir, num_shards, prefix="shard"):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m data.prepare_corpus",
+        prog="python -m bert.data.prepare_corpus",
         description="Turn a Wikipedia dump, a folder of books or formatted text into balanced pretraining shards "
         "(one sentence per line, a blank line between documents).",
     )
@@ -269,7 +266,7 @@ def main(argv=None):
         raise InputError("no input: pass --wiki-dump, --books-dir or --text-file")
     for dump in args.wiki_dump:
         if not dump.is_file():
-            raise InputError(f"Wikipedia dump {dump} not found (run: python -m data.download wikicorpus)")
+            raise InputError(f"Wikipedia dump {dump} not found (run: python -m bert.data.download wikicorpus)")
     for books_dir in args.books_dir:  # checked now, not after hours of Wikipedia
         if not books_dir.is_dir() or not any(books_dir.rglob("*.txt")):
             raise InputError(f"books folder {books_dir} not found or holds no *.txt file")

@@ -33,9 +33,9 @@ import struct
 import numpy as np
 import tensorflow as tf
 
-import tokenization
-from errors import InputError
-from tfrecord_writer import masked_crc32c
+from bert.text import tokenization
+from bert.errors import InputError
+from bert.pretraining.tfrecord_writer import masked_crc32c
 
 INT_FEATURES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
                 "next_sentence_labels")

@@ -8,7 +8,7 @@ import os
 
 from absl import flags
 
-from errors import InputError
+from bert.errors import InputError
 
 
 def define_model_flags(max_seq_length=128):

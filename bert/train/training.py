@@ -3,14 +3,14 @@
 One update, read top to bottom in `make_train_step`:
   1. every replica takes its per-replica batch of `micro_batch * accumulation` examples;
   2. the loss normalisers (masked-token and sequence counts) are all-reduced, so every
-     micro-batch's loss is its share of the global batch's loss (`losses.py`);
+     micro-batch's loss is its share of the global batch's loss (`bert/train/losses.py`);
   3. forward and backward over the micro-batches in a `tf.while_loop`, summing the
      (loss-scaled, for fp16) gradients;
   4. the summed gradients (and the losses, for logging) are all-reduced over replicas and
      clipped to global norm `optimization.CLIP_NORM` (measured unscaled);
   5. `optimizer.apply` unscales them (fp16), skips the update if they overflowed, applies.
 Steps 2-3 (and 4-5 on a single device) are compiled with XLA when asked. The all-reduces
-go through `distribution.py`'s replicas object: tf.distribute, or Horovod (`--horovod`).
+go through `bert/train/distribution.py`'s replicas object: tf.distribute, or Horovod (`--horovod`).
 
 `run_training` drives it: progress bar with ETA, JSON-lines and TensorBoard logs (loss,
 learning rate, loss scale, sequences/s, MFU, time waiting for input vs computing),
@@ -29,9 +29,9 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
-import distribution
-import optimization
-from errors import InputError
+from bert.train import distribution
+from bert.train import optimization
+from bert.errors import InputError
 
 
 def make_train_step(replicas, model, optimizer, task, num_accumulation_steps, jit_compile):

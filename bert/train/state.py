@@ -21,9 +21,9 @@ import re
 
 import tensorflow as tf
 
-import checkpoints
-import modeling
-from errors import InputError
+from bert import checkpoints
+from bert import modeling
+from bert.errors import InputError
 
 _CHECKPOINT_NAME = re.compile(r"^ckpt-(\d+)$")
 

@@ -1,0 +1,1 @@
+"""Pretraining data: instances from tokens, TFRecord shards, and the tf.data input pipeline."""

@@ -1,0 +1,1 @@
+"""SQuAD: examples, windows (features), answer post-processing and the official metrics."""

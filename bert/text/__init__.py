@@ -1,0 +1,1 @@
+"""Text to tokens: the WordPiece tokenizer and the vocabulary trainer."""
