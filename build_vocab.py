@@ -9,12 +9,12 @@ Example:
         --vocab_size=30522 --do_lower_case
 """
 
-import glob
 
 from absl import app, flags
 
 from bert.text import wordpiece_trainer
 from bert.errors import InputError, run_main
+from bert.files import expand_patterns
 
 flags.DEFINE_string("input_file", None, "Input text file(s): comma-separated globs.")
 flags.DEFINE_string("vocab_file", None, "Output vocabulary file, one token per line.")
@@ -29,12 +29,7 @@ def main(argv):
     del argv
     if not FLAGS.input_file or not FLAGS.vocab_file:
         raise InputError("give --input_file and --vocab_file")
-    files = []
-    for pattern in filter(None, (part.strip() for part in FLAGS.input_file.split(","))):
-        matched = sorted(glob.glob(pattern))
-        if not matched:
-            raise InputError(f"--input_file: pattern {pattern!r} matches no file")
-        files.extend(matched)
+    files = expand_patterns(FLAGS.input_file, "input_file")
     tokens = wordpiece_trainer.train_wordpiece_vocab(
         files, FLAGS.vocab_size, FLAGS.do_lower_case, FLAGS.min_frequency
     )

@@ -10,16 +10,14 @@ six decimals. Any checkpoint form that `--init_checkpoint` accepts works.
 """
 
 import json
-import os
 import re
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 from tqdm import tqdm
 
-from bert import checkpoints
+from bert import checkpoints, files
 from bert import flags as cli_flags
 from bert import modeling
 from bert.train import precision
@@ -127,19 +125,12 @@ def main(argv):
     model = modeling.build_model(modeling.BertModel(config), FLAGS.max_seq_length)
     logging.info(checkpoints.load_weights(model, FLAGS.init_checkpoint).summary())
 
-    folder = os.path.dirname(os.path.abspath(FLAGS.output_file))
     try:
-        output = tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp", encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"{FLAGS.output_file}: cannot write ({error.strerror})") from None
-    try:
-        with output:
+        with files.atomic_output(FLAGS.output_file) as output:
             for line in feature_lines(all_tokens, arrays, model, layers, FLAGS.batch_size, jit_compile):
                 output.write(line + "\n")
-        os.replace(output.name, FLAGS.output_file)
-    finally:
-        if os.path.exists(output.name):
-            os.remove(output.name)
+    except OSError as error:
+        raise InputError(f"{FLAGS.output_file}: cannot write ({error.strerror})") from None
     print(f"Wrote features of {len(all_tokens)} examples to {FLAGS.output_file}")
 
 

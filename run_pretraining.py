@@ -14,7 +14,6 @@ With --horovod, start one process per GPU with `horovodrun -np <gpus> python run
 GPUs and the workers (bert/train/distribution.py).
 """
 
-import glob
 import json
 import os
 
@@ -35,6 +34,7 @@ from bert.pretraining import input_pipeline as pretraining_input
 from bert.train import state as train_state
 from bert.train import training
 from bert.errors import InputError, run_main
+from bert.files import files_in, make_writable_dir, write_text_atomically
 
 flags.DEFINE_string("bert_config_file", None, "BERT config JSON.")
 flags.DEFINE_string("init_checkpoint", None, "Initial weights (any form bert/checkpoints.py reads); ignored when resuming.")
@@ -72,16 +72,6 @@ cli_flags.define_precision_flags()
 FLAGS = flags.FLAGS
 
 
-def shard_pattern(path, flag):
-    if not path:
-        raise InputError(f"--{flag}: required")
-    pattern = os.path.join(path, "*") if os.path.isdir(path) else path
-    files = [f for f in glob.glob(pattern) if not os.path.basename(f).startswith(".")]
-    if not files:
-        raise InputError(f"--{flag}: no files match {pattern}")
-    return sorted(files)
-
-
 def make_distributed_dataset(replicas, files, per_replica_batch, skip_batches):
     """The training input, each replica's pipeline advanced past `skip_batches` batches (resume)."""
     masking = {}
@@ -99,19 +89,8 @@ def make_distributed_dataset(replicas, files, per_replica_batch, skip_batches):
     return replicas.distribute_datasets_from_function(dataset_fn)
 
 
-def check_output_dir(output_dir):
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-        probe = os.path.join(output_dir, ".write-test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as error:
-        raise InputError(f"--output_dir: {output_dir} is not writable ({error.strerror})") from None
-
-
 def train(replicas, config, jit_compile):
-    files = shard_pattern(FLAGS.input_files_dir, "input_files_dir")
+    files = files_in(FLAGS.input_files_dir, "input_files_dir")
     strategy, chief = replicas.strategy, replicas.is_chief
     global_batch = FLAGS.train_batch_size * FLAGS.num_accumulation_steps * replicas.num_replicas
     print(f"Global batch size: {global_batch} sequences = {FLAGS.train_batch_size} per micro-batch x "
@@ -159,7 +138,7 @@ def train(replicas, config, jit_compile):
 
 def evaluate(strategy, config, model, chief):
     """Masked-LM and next-sentence accuracy and loss over --max_eval_steps batches."""
-    files = shard_pattern(FLAGS.eval_files_dir, "eval_files_dir")
+    files = files_in(FLAGS.eval_files_dir, "eval_files_dir")
     if model is None:
         with strategy.scope():
             model = modeling.build_model(modeling.BertForPreTraining(config), FLAGS.max_seq_length,
@@ -198,7 +177,7 @@ def evaluate(strategy, config, model, chief):
                "eval_sequences": int(totals[5])}
     print("Evaluation: " + json.dumps(results), flush=True)
     if chief:
-        modeling.write_text_atomically(os.path.join(FLAGS.output_dir, "eval_results.json"),
+        write_text_atomically(os.path.join(FLAGS.output_dir, "eval_results.json"),
                                        json.dumps(results, indent=2) + "\n")
     return results
 
@@ -227,7 +206,7 @@ def main(argv):
     if FLAGS.max_predictions_per_seq > FLAGS.max_seq_length:
         raise InputError("--max_predictions_per_seq: must not exceed --max_seq_length")
     if replicas.is_chief:
-        check_output_dir(FLAGS.output_dir)
+        make_writable_dir(FLAGS.output_dir)
     model = train(replicas, config, jit_compile) if FLAGS.do_train else None
     if FLAGS.do_eval:
         evaluate(replicas.strategy, config, model, replicas.is_chief)

@@ -41,6 +41,7 @@ from bert.text import tokenization
 from bert.train import state as train_state
 from bert.train import training
 from bert.errors import InputError, run_main
+from bert.files import make_writable_dir, write_text_atomically
 
 cli_flags.define_model_flags(max_seq_length=384)
 cli_flags.define_precision_flags()
@@ -108,15 +109,6 @@ def check_flags():
             and not os.path.exists(os.path.join(FLAGS.export_dir, "saved_model.pb")):
         raise InputError(f"--export_dir: {FLAGS.export_dir} holds files that are not a SavedModel; "
                          "give an empty or new folder")
-
-
-def make_output_dir(path):
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        raise InputError(f"--output_dir: {path} is not writable ({error.strerror})") from None
 
 
 def read_features(path, tokenizer, is_training):
@@ -311,7 +303,7 @@ def predict(model, examples, features, gold, jit_compile):
     else:
         scores = evaluate(gold, result)
         print(json.dumps({"exact_match": scores["exact_match"], "f1": scores["f1"]}), flush=True)
-        modeling.write_text_atomically(os.path.join(FLAGS.output_dir, "eval_results.json"),
+        write_text_atomically(os.path.join(FLAGS.output_dir, "eval_results.json"),
                                        json.dumps(scores, indent=2) + "\n")
         record.update(exact_match=scores["exact_match"], f1=scores["f1"])
     append_log(record)
@@ -384,7 +376,7 @@ def main(argv):
         predict_examples, predict_features = read_features(FLAGS.predict_file, tokenizer, is_training=False)
         gold = read_gold_answers(FLAGS.predict_file)
     chief = replicas.is_chief
-    make_output_dir(FLAGS.output_dir)
+    make_writable_dir(FLAGS.output_dir)
 
     if FLAGS.do_train:
         model = train(replicas, config, train_features, chief, jit_compile)

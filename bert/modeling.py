@@ -22,13 +22,12 @@ Example:
 import dataclasses
 import json
 import math
-import os
-import tempfile
 
 import keras
 import tensorflow as tf
 from tensorflow.python.ops import control_flow_util  # pylint: disable=no-name-in-module
 
+from bert import files
 from bert.errors import InputError
 
 LAYER_NORM_EPSILON = 1e-12
@@ -111,14 +110,7 @@ class BertConfig:
 
     def to_json_file(self, path):
         """Writes the config atomically (temp file in the same folder, then rename)."""
-        write_text_atomically(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-
-
-def write_text_atomically(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(f.name, path)
+        files.write_text_atomically(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
 def _initializer(config):

@@ -35,7 +35,6 @@ import concurrent.futures
 import ctypes
 import dataclasses
 import functools
-import glob
 import multiprocessing
 import os
 import re
@@ -48,7 +47,8 @@ import tqdm
 from bert.pretraining import instances as pretraining_instances
 from bert.text import tokenization
 from bert.errors import InputError
-from bert.pretraining.tfrecord_writer import AtomicShardWriter, frame_examples, remove_quietly
+from bert.files import expand_patterns, remove_quietly
+from bert.pretraining.tfrecord_writer import AtomicShardWriter, frame_examples
 
 WRITE_BATCH = 4096
 BLOCK_BYTES = 1 << 18
@@ -166,12 +166,7 @@ def plan_jobs(input_file=None, output_file=None, input_dir=None, output_dir=None
     else:
         if not input_file or not output_file:
             raise InputError("give --input_file and --output_file (or --input_dir and --output_dir)")
-        inputs = []
-        for pattern in filter(None, (part.strip() for part in input_file.split(","))):
-            matched = sorted(glob.glob(pattern))
-            if not matched:
-                raise InputError(f"--input_file: pattern {pattern!r} matches no file")
-            inputs.extend(matched)
+        inputs = expand_patterns(input_file, "input_file")
         outputs = [part.strip() for part in output_file.split(",") if part.strip()]
         if len(outputs) != len(inputs):
             raise InputError(

@@ -29,6 +29,8 @@ import os
 
 import numpy as np
 
+from bert import files
+
 _CRC32C_POLYNOMIAL = 0x82F63B78  # Castagnoli, bit-reflected
 _CRC_MASK_DELTA = 0xA282EAD8
 _VARINT_TABLE_SIZE = 1 << 17  # covers the token ids of every BERT vocabulary
@@ -459,12 +461,4 @@ class AtomicShardWriter:
     def discard(self):
         """Closes and removes the temporary file (if it was not committed)."""
         self._file.close()
-        remove_quietly(self.temp_path)
-
-
-def remove_quietly(path):
-    """Removes `path` if it exists; never raises."""
-    try:
-        os.remove(path)
-    except OSError:
-        pass
+        files.remove_quietly(self.temp_path)

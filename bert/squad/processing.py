@@ -40,12 +40,12 @@ import json
 import math
 import os
 import re
-import tempfile
 
 import numpy as np
 from tokenizers import normalizers, pre_tokenizers
 
 from bert.pretraining import tfrecord_writer
+from bert import files
 from bert.errors import InputError
 
 # Google's `is_whitespace` for splitting contexts: these five characters and no others.
@@ -865,26 +865,6 @@ def write_predictions(result, output_dir):
     paths = []
     for name, content in outputs:
         path = os.path.join(output_dir, name)
-        _write_text_atomically(path, json.dumps(content, indent=4) + "\n")
+        files.write_text_atomically(path, json.dumps(content, indent=4) + "\n")
         paths.append(path)
     return paths
-
-
-def _temp_path_beside(path):
-    directory, name = os.path.split(os.path.abspath(path))
-    handle, temp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    os.close(handle)
-    return temp_path
-
-
-def _write_text_atomically(path, text):
-    temp_path = _temp_path_beside(path)
-    try:
-        with open(temp_path, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp_path, path)
-    finally:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)

@@ -18,7 +18,7 @@ import tokenizers
 from tokenizers import models, normalizers, pre_tokenizers, trainers
 
 from bert.errors import InputError
-from bert.pretraining.tfrecord_writer import remove_quietly
+from bert import files
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -82,16 +82,13 @@ def _explain_training_error(files, error):
 
 
 def write_vocab(tokens, path):
-    """Writes one token per line to `path` atomically (`<path>.tmp`, then rename).
+    """Writes one token per line to `path` atomically (a temporary file beside it, then rename).
 
     Raises:
         InputError: the file cannot be written.
     """
-    temp_path = os.fspath(path) + ".tmp"
     try:
-        with open(temp_path, "w", encoding="utf-8", newline="\n") as writer:
+        with files.atomic_output(path, newline="\n") as writer:
             writer.write("".join(token + "\n" for token in tokens))
-        os.replace(temp_path, path)
     except OSError as error:
-        remove_quietly(temp_path)
         raise InputError(f"{path}: cannot write vocab file ({error.strerror})") from None

@@ -22,7 +22,7 @@ import re
 import tensorflow as tf
 
 from bert import checkpoints
-from bert import modeling
+from bert import files
 from bert.errors import InputError
 
 _CHECKPOINT_NAME = re.compile(r"^ckpt-(\d+)$")
@@ -56,7 +56,7 @@ class TrainState:
         step = int(self.counters["step"].numpy())
         prefix = os.path.join(self.output_dir, f"ckpt-{step}")
         checkpoints.save_tensors(prefix, self._tensors())
-        modeling.write_text_atomically(os.path.join(self.output_dir, checkpoints.POINTER_FILE), f"ckpt-{step}\n")
+        files.write_text_atomically(os.path.join(self.output_dir, checkpoints.POINTER_FILE), f"ckpt-{step}\n")
         for old in self.saved_steps()[:-self.keep]:
             for path in glob.glob(os.path.join(self.output_dir, f"ckpt-{old}.*")):
                 os.remove(path)
