@@ -38,26 +38,14 @@ EOF2
 }
 
 config_override="" iterations=20 warmup=3 rounds=1 pytorch="" results_dir="" dry_run=0
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --bert_config_file) need_value "$@"; config_override="$2"; shift 2 ;;
-    --iterations) need_value "$@"; iterations="$2"; shift 2 ;;
-    --warmup) need_value "$@"; warmup="$2"; shift 2 ;;
-    --rounds) need_value "$@"; rounds="$2"; shift 2 ;;
-    --pytorch) pytorch="--pytorch"; shift ;;
-    --results_dir) need_value "$@"; results_dir="$2"; shift 2 ;;
-    --dry_run) dry_run=1; shift ;;
-    -?*) die "unknown option $1 (see --help)" ;;
-    *) break ;;
-  esac
-done
-(( $# <= 5 )) || die "expected at most 5 arguments, got $# (see --help)"
-bert_model="${1:-base}"
-use_xla="${2:-true}"
-batch_sizes="${3:-1,8}"
-seq_lengths="${4:-128,384}"
-precisions="${5:-fp32,bf16}"
+parse_options --bert_config_file=config_override --iterations=iterations --warmup=warmup \
+  --rounds=rounds --pytorch=pytorch:--pytorch --results_dir=results_dir --dry_run=dry_run:1 -- "$@"
+at_most 5 none
+bert_model="${arguments[0]:-base}"
+use_xla="${arguments[1]:-true}"
+batch_sizes="${arguments[2]:-1,8}"
+seq_lengths="${arguments[3]:-128,384}"
+precisions="${arguments[4]:-fp32,bf16}"
 
 check_choice bert_model "$bert_model" base large
 check_choice use_xla "$use_xla" true false
@@ -80,10 +68,4 @@ cmd=(env "PYTHONPATH=$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m benchma
 [[ -n "$config_override" ]] && cmd+=(--bert_config_file="$config_override")
 [[ -n "$pytorch" ]] && cmd+=("$pytorch")
 
-if (( dry_run )); then
-  printf '%q ' "${cmd[@]}"
-  echo
-  exit 0
-fi
-run_logged "$results_dir/logfile.txt" "${cmd[@]}"
-echo "Results in $results_dir"
+print_or_run "$dry_run" "$results_dir" "${cmd[@]}"

@@ -37,26 +37,15 @@ EOF2
 }
 
 config_override="" steps=10 warmup_steps=2 accumulation=1 results_dir="" dry_run=0
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --bert_config_file) need_value "$@"; config_override="$2"; shift 2 ;;
-    --steps) need_value "$@"; steps="$2"; shift 2 ;;
-    --warmup_steps) need_value "$@"; warmup_steps="$2"; shift 2 ;;
-    --num_accumulation_steps) need_value "$@"; accumulation="$2"; shift 2 ;;
-    --results_dir) need_value "$@"; results_dir="$2"; shift 2 ;;
-    --dry_run) dry_run=1; shift ;;
-    -?*) die "unknown option $1 (see --help)" ;;
-    *) break ;;
-  esac
-done
-(( $# <= 6 )) || die "expected at most 6 arguments, got $# (see --help)"
-bert_model="${1:-base}"
-use_xla="${2:-true}"
-num_gpu="${3:-1}"
-batch_sizes="${4:-2,4}"
-precisions="${5:-fp32,bf16}"
-seq_length="${6:-384}"
+parse_options --bert_config_file=config_override --steps=steps --warmup_steps=warmup_steps \
+  --num_accumulation_steps=accumulation --results_dir=results_dir --dry_run=dry_run:1 -- "$@"
+at_most 6 none
+bert_model="${arguments[0]:-base}"
+use_xla="${arguments[1]:-true}"
+num_gpu="${arguments[2]:-1}"
+batch_sizes="${arguments[3]:-2,4}"
+precisions="${arguments[4]:-fp32,bf16}"
+seq_length="${arguments[5]:-384}"
 
 check_choice bert_model "$bert_model" base large
 check_choice use_xla "$use_xla" true false
@@ -79,10 +68,4 @@ cmd=(env "PYTHONPATH=$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m benchma
   --output="$results_dir/results.jsonl")
 [[ -n "$config_override" ]] && cmd+=(--bert_config_file="$config_override")
 
-if (( dry_run )); then
-  printf '%q ' "${cmd[@]}"
-  echo
-  exit 0
-fi
-run_logged "$results_dir/logfile.txt" "${cmd[@]}"
-echo "Results in $results_dir"
+print_or_run "$dry_run" "$results_dir" "${cmd[@]}"

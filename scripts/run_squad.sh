@@ -50,38 +50,21 @@ EOF
 
 train_file="" predict_file="" config_override="" vocab_override="" lower_case="--do_lower_case"
 results_dir="" dry_run=0
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --train_file) need_value "$@"; train_file="$2"; shift 2 ;;
-    --predict_file) need_value "$@"; predict_file="$2"; shift 2 ;;
-    --bert_config_file) need_value "$@"; config_override="$2"; shift 2 ;;
-    --vocab_file) need_value "$@"; vocab_override="$2"; shift 2 ;;
-    --cased) lower_case="--nodo_lower_case"; shift ;;
-    --results_dir) need_value "$@"; results_dir="$2"; shift 2 ;;
-    --dry_run) dry_run=1; shift ;;
-    --) break ;;
-    -?*) die "unknown option $1 (see --help)" ;;
-    *) break ;;
-  esac
-done
-positional=()
-while [[ $# -gt 0 && "$1" != "--" ]]; do positional+=("$1"); shift; done
-[[ "${1:-}" == "--" ]] && shift
-extra=("$@")
-(( ${#positional[@]} <= 11 )) || die "expected at most 11 arguments, got ${#positional[@]} (see --help)"
+parse_options --train_file=train_file --predict_file=predict_file --bert_config_file=config_override \
+  --vocab_file=vocab_override --cased=lower_case:--nodo_lower_case --results_dir=results_dir --dry_run=dry_run:1 -- "$@"
+at_most 11 passes
 
-batch_size="${positional[0]:-8}"
-learning_rate="${positional[1]:-3e-5}"
-precision="${positional[2]:-fp16}"
-use_xla="${positional[3]:-true}"
-num_gpu="${positional[4]:-1}"
-seq_length="${positional[5]:-384}"
-doc_stride="${positional[6]:-128}"
-bert_model="${positional[7]:-large}"
-squad_version="${positional[8]:-1.1}"
-init_checkpoint="${positional[9]:-$(google_model_dir "$bert_model")/bert_model.ckpt}"
-epochs="${positional[10]:-2.0}"
+batch_size="${arguments[0]:-8}"
+learning_rate="${arguments[1]:-3e-5}"
+precision="${arguments[2]:-fp16}"
+use_xla="${arguments[3]:-true}"
+num_gpu="${arguments[4]:-1}"
+seq_length="${arguments[5]:-384}"
+doc_stride="${arguments[6]:-128}"
+bert_model="${arguments[7]:-large}"
+squad_version="${arguments[8]:-1.1}"
+init_checkpoint="${arguments[9]:-$(google_model_dir "$bert_model")/bert_model.ckpt}"
+epochs="${arguments[10]:-2.0}"
 
 check_int batch_size "$batch_size" 1
 check_positive_number learning_rate "$learning_rate"
@@ -113,12 +96,6 @@ cmd=("$PYTHON" "$REPO_ROOT/run_squad.py"
   --train_batch_size="$batch_size" --predict_batch_size="$batch_size" --learning_rate="$learning_rate"
   --num_train_epochs="$epochs" --max_seq_length="$seq_length" --doc_stride="$doc_stride"
   $(precision_flags "$precision") "$(xla_flag "$use_xla")" "$version_flag"
-  --output_dir="$results_dir" --dllog_path="$results_dir/squad_log.jsonl" ${extra[@]+"${extra[@]}"})
+  --output_dir="$results_dir" --dllog_path="$results_dir/squad_log.jsonl" ${passed_through[@]+"${passed_through[@]}"})
 
-if (( dry_run )); then
-  printf '%q ' "${cmd[@]}"
-  echo
-  exit 0
-fi
-run_logged "$results_dir/logfile.txt" "${cmd[@]}"
-echo "Results in $results_dir"
+print_or_run "$dry_run" "$results_dir" "${cmd[@]}"

@@ -43,34 +43,18 @@ EOF
 }
 
 predict_file="" config_override="" vocab_override="" lower_case="--do_lower_case" results_dir="" dry_run=0
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --predict_file) need_value "$@"; predict_file="$2"; shift 2 ;;
-    --bert_config_file) need_value "$@"; config_override="$2"; shift 2 ;;
-    --vocab_file) need_value "$@"; vocab_override="$2"; shift 2 ;;
-    --cased) lower_case="--nodo_lower_case"; shift ;;
-    --results_dir) need_value "$@"; results_dir="$2"; shift 2 ;;
-    --dry_run) dry_run=1; shift ;;
-    --) break ;;
-    -?*) die "unknown option $1 (see --help)" ;;
-    *) break ;;
-  esac
-done
-positional=()
-while [[ $# -gt 0 && "$1" != "--" ]]; do positional+=("$1"); shift; done
-[[ "${1:-}" == "--" ]] && shift
-extra=("$@")
-(( ${#positional[@]} <= 8 )) || die "expected at most 8 arguments, got ${#positional[@]} (see --help)"
+parse_options --predict_file=predict_file --bert_config_file=config_override --vocab_file=vocab_override \
+  --cased=lower_case:--nodo_lower_case --results_dir=results_dir --dry_run=dry_run:1 -- "$@"
+at_most 8 passes
 
-init_checkpoint="${positional[0]:-$REPO_ROOT/results/model.ckpt}"
-batch_size="${positional[1]:-8}"
-precision="${positional[2]:-fp16}"
-use_xla="${positional[3]:-true}"
-seq_length="${positional[4]:-384}"
-doc_stride="${positional[5]:-128}"
-bert_model="${positional[6]:-large}"
-squad_version="${positional[7]:-1.1}"
+init_checkpoint="${arguments[0]:-$REPO_ROOT/results/model.ckpt}"
+batch_size="${arguments[1]:-8}"
+precision="${arguments[2]:-fp16}"
+use_xla="${arguments[3]:-true}"
+seq_length="${arguments[4]:-384}"
+doc_stride="${arguments[5]:-128}"
+bert_model="${arguments[6]:-large}"
+squad_version="${arguments[7]:-1.1}"
 
 check_checkpoint "$init_checkpoint"
 check_int batch_size "$batch_size" 1
@@ -95,12 +79,6 @@ cmd=("$PYTHON" "$REPO_ROOT/run_squad.py"
   "$lower_case" --do_predict --predict_file="$predict_file" --predict_batch_size="$batch_size"
   --max_seq_length="$seq_length" --doc_stride="$doc_stride"
   $(precision_flags "$precision") "$(xla_flag "$use_xla")" "$version_flag"
-  --output_dir="$results_dir" --dllog_path="$results_dir/squad_log.jsonl" ${extra[@]+"${extra[@]}"})
+  --output_dir="$results_dir" --dllog_path="$results_dir/squad_log.jsonl" ${passed_through[@]+"${passed_through[@]}"})
 
-if (( dry_run )); then
-  printf '%q ' "${cmd[@]}"
-  echo
-  exit 0
-fi
-run_logged "$results_dir/logfile.txt" "${cmd[@]}"
-echo "Results in $results_dir"
+print_or_run "$dry_run" "$results_dir" "${cmd[@]}"
