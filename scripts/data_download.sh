@@ -41,7 +41,7 @@ Environment:
 EOF
 }
 
-die() { echo "error: $*" >&2; exit 2; }
+source "$(dirname "$0")/lib/options.sh"
 
 dry_run=0
 base_url=""
@@ -52,8 +52,6 @@ vocab="data/download/google_pretrained_weights/uncased_L-24_H-1024_A-16/vocab.tx
 lower_case="true"
 workers="$(nproc 2>/dev/null || echo 1)"
 target=""
-
-need_value() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)"; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in

@@ -30,25 +30,20 @@
 # pip install mpi4py); tf.distribute.MultiWorkerMirroredStrategy then spans the nodes.
 set -euo pipefail
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
-die() { echo "error: $*" >&2; exit 2; }
+source "$(dirname "$0")/lib/options.sh"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA_DIR="$ROOT/data/tfrecord/wikicorpus_en"
 RESULTS_DIR="$ROOT/results/pretraining"
-EXTRA=()
+VOCAB_FILE=""
+DYNAMIC_MASKING=""
 HOROVOD=false
-while [[ $# -gt 0 && "$1" == --* ]]; do
-  case "$1" in
-    --help|-h) usage; exit 0 ;;
-    --data_dir) [[ $# -ge 2 ]] || die "--data_dir needs a value"; DATA_DIR="$2"; shift 2 ;;
-    --results_dir) [[ $# -ge 2 ]] || die "--results_dir needs a value"; RESULTS_DIR="$2"; shift 2 ;;
-    --vocab_file) [[ $# -ge 2 ]] || die "--vocab_file needs a value"; EXTRA+=("--vocab_file=$2"); shift 2 ;;
-    --dynamic_masking) EXTRA+=("--dynamic_masking"); shift ;;
-    --horovod) HOROVOD=true; shift ;;
-    *) die "unknown option $1 (see --help)" ;;
-  esac
-done
+parse_options --data_dir=DATA_DIR --results_dir=RESULTS_DIR --vocab_file=VOCAB_FILE \
+  --dynamic_masking=DYNAMIC_MASKING:--dynamic_masking --horovod=HOROVOD:true -- "$@"
+(( ${#passed_through[@]} == 0 )) || die "no flags pass through \"--\" here (see --help)"
+set -- "${arguments[@]}"
 [[ $# -eq 15 ]] || die "expected 15 positional arguments, got $# (see --help)"
+EXTRA=(${VOCAB_FILE:+"--vocab_file=$VOCAB_FILE"} ${DYNAMIC_MASKING:+"$DYNAMIC_MASKING"})
 
 positive_int() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, got '$2'"; }
 non_negative_int() { [[ "$2" =~ ^[0-9]+$ ]] || die "$1 must be a non-negative integer, got '$2'"; }
