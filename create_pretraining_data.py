@@ -28,6 +28,7 @@ import time
 from absl import app, flags
 
 from bert.pretraining import shards as pretraining_shards
+from bert import workers
 from bert.errors import InputError, run_main
 
 flags.DEFINE_string("input_file", None, "Input text file(s): comma-separated globs.")
@@ -62,7 +63,7 @@ def main(argv):
     start = time.perf_counter()
     # Unwind on SIGTERM as on Ctrl-C, so that temporary files are removed.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    pretraining_shards.keep_freed_memory()
+    workers.keep_freed_memory()
     if FLAGS.vocab_file is None:
         raise InputError("--vocab_file is required")
     if FLAGS.num_workers < 1:

@@ -17,59 +17,54 @@ GPUs and the workers (bert/train/distribution.py).
 import json
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from bert import checkpoints
+from bert import checkpoints, export, flops, modeling
 from bert import flags as cli_flags
-from bert.train import distribution
-from bert import flops
-from bert.train import losses
-from bert import modeling
-from bert.train import optimization
-from bert.train import precision
-from bert.pretraining import input_pipeline as pretraining_input
-from bert.train import state as train_state
-from bert.train import training
 from bert.errors import InputError, run_main
 from bert.files import files_in, make_writable_dir, write_text_atomically
+from bert.pretraining import input_pipeline as pretraining_input
+from bert.train import losses, precision, setup
 
 flags.DEFINE_string("bert_config_file", None, "BERT config JSON.")
 flags.DEFINE_string("init_checkpoint", None, "Initial weights (any form bert/checkpoints.py reads); ignored when resuming.")
 flags.DEFINE_string("input_files_dir", None, "Folder (or glob) of training TFRecord shards.")
-flags.DEFINE_string("eval_files_dir", None, "Folder (or glob) of evaluation TFRecord shards.")
-flags.DEFINE_string("output_dir", None, "Checkpoints, logs, exported model.")
-flags.DEFINE_enum("optimizer_type", "lamb", ["lamb", "adam"], "LAMB, or AdamW as in Google's BERT.")
 flags.DEFINE_integer("max_seq_length", 128, "Sequence length of the shards.")
 flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per sequence in the shards.")
-flags.DEFINE_bool("do_train", False, "Train.")
-flags.DEFINE_bool("do_eval", False, "Evaluate on --eval_files_dir.")
-flags.DEFINE_integer("train_batch_size", 32, "Sequences per replica per micro-batch.")
-flags.DEFINE_integer("eval_batch_size", 8, "Sequences per evaluation batch.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate, used as given (never scaled by the worker count).")
+flags.DEFINE_bool("dynamic_masking", False, "Mask on the fly, anew every epoch (for shards written with --no_masking).")
+flags.DEFINE_string("vocab_file", None, "Vocab, needed only with --dynamic_masking (random replacement tokens).")
+flags.DEFINE_integer("shuffle_buffer", 10000, "Examples in the input shuffle buffer.")
 flags.DEFINE_integer("num_train_steps", 100000, "Updates (each of train_batch_size x accumulation x replicas).")
 flags.DEFINE_integer("num_warmup_steps", 10000, "Updates of linear warmup.")
 flags.DEFINE_float("decay_power", 1.0, "Polynomial decay power after warmup (NVIDIA's LAMB recipe: 0.5).")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Updates between checkpoints.")
 flags.DEFINE_integer("keep_checkpoints", 3, "How many of the newest checkpoints to keep.")
-flags.DEFINE_integer("display_loss_steps", 10, "Updates between log lines.")
-flags.DEFINE_integer("num_accumulation_steps", 1, "Micro-batches per update.")
+flags.DEFINE_string("profile_steps", "", "'start,stop' updates between which a TensorBoard profiler trace is written.")
+flags.DEFINE_bool("quick_check", False, "Smoke test: 5 updates, 2 evaluation batches, small shuffle buffer.")
+flags.DEFINE_bool("do_eval", False, "Evaluate on --eval_files_dir.")
+flags.DEFINE_string("eval_files_dir", None, "Folder (or glob) of evaluation TFRecord shards.")
+flags.DEFINE_integer("eval_batch_size", 8, "Sequences per evaluation batch.")
 flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
 flags.DEFINE_bool("eval_random_init", False, "With --do_eval alone: evaluate the seeded random initialisation "
                   "(a baseline) instead of a checkpoint.")
-flags.DEFINE_string("dllog_path", None, "JSON-lines log (default <output_dir>/pretraining_log.jsonl).")
-flags.DEFINE_bool("dynamic_masking", False, "Mask on the fly, anew every epoch (for shards written with --no_masking).")
-flags.DEFINE_integer("seed", 12345, "Seed of weight initialisation, dropout and input order.")
-flags.DEFINE_integer("shuffle_buffer", 10000, "Examples in the input shuffle buffer.")
-flags.DEFINE_string("profile_steps", "", "'start,stop' updates between which a TensorBoard profiler trace is written.")
-flags.DEFINE_bool("quick_check", False, "Smoke test: 5 updates, 2 evaluation batches, small shuffle buffer.")
-flags.DEFINE_string("vocab_file", None, "Vocab, needed only with --dynamic_masking (random replacement tokens).")
-flags.DEFINE_bool("horovod", False, "All-reduce with Horovod across the processes horovodrun starts (one per GPU) "
-                  "instead of tf.distribute.")
+cli_flags.define_training_flags(train_batch_size=32, optimizer_type="lamb", help_texts={
+    "output_dir": "Checkpoints, logs, exported model.",
+    "do_train": "Train.",
+    "train_batch_size": "Sequences per replica per micro-batch.",
+    "learning_rate": "Peak learning rate, used as given (never scaled by the worker count).",
+    "optimizer_type": "LAMB, or AdamW as in Google's BERT.",
+    "save_checkpoints_steps": "Updates between checkpoints.",
+    "dllog_path": "JSON-lines log (default <output_dir>/pretraining_log.jsonl).",
+})
 cli_flags.define_precision_flags()
 FLAGS = flags.FLAGS
+
+
+def build_model(config):
+    """A built `BertForPreTraining` for the shards' lengths; call it under the replicas' strategy."""
+    return modeling.build_model(modeling.BertForPreTraining(config), FLAGS.max_seq_length,
+                                FLAGS.max_predictions_per_seq)
 
 
 def make_distributed_dataset(replicas, files, per_replica_batch, skip_batches):
@@ -90,50 +85,27 @@ def make_distributed_dataset(replicas, files, per_replica_batch, skip_batches):
 
 
 def train(replicas, config, jit_compile):
+    """Trains (or resumes training) a `BertForPreTraining` for --num_train_steps updates; returns it."""
     files = files_in(FLAGS.input_files_dir, "input_files_dir")
-    strategy, chief = replicas.strategy, replicas.is_chief
-    global_batch = FLAGS.train_batch_size * FLAGS.num_accumulation_steps * replicas.num_replicas
-    print(f"Global batch size: {global_batch} sequences = {FLAGS.train_batch_size} per micro-batch x "
-          f"{FLAGS.num_accumulation_steps} accumulation steps x {replicas.num_replicas} replicas; "
-          f"learning rate {FLAGS.learning_rate} (as given, not scaled by the worker count).", flush=True)
-    amp_fp16 = FLAGS.amp and FLAGS.amp_dtype == "float16"
-    with strategy.scope():
-        model = modeling.build_model(modeling.BertForPreTraining(config), FLAGS.max_seq_length,
-                                     FLAGS.max_predictions_per_seq)
-        optimizer = optimization.create_optimizer(
-            FLAGS.optimizer_type, FLAGS.learning_rate, FLAGS.num_train_steps, FLAGS.num_warmup_steps,
-            FLAGS.decay_power, loss_scaling=amp_fp16)
-        optimizer.build(model.trainable_variables)
-        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        skipped = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
-    state = train_state.TrainState(FLAGS.output_dir, model, optimizer, {"step": step, "skipped_steps": skipped},
-                                   keep=FLAGS.keep_checkpoints)
-    resumed_step = state.restore_latest()
-    if resumed_step is not None:
-        print(f"Resuming from {checkpoints.latest_checkpoint(FLAGS.output_dir)} at step {resumed_step}.", flush=True)
-    elif FLAGS.init_checkpoint:
-        print(checkpoints.load_weights(model, FLAGS.init_checkpoint).summary(), flush=True)
-    replicas.broadcast_from_chief(model.variables + optimizer.variables + [step, skipped])
-    per_replica_batch = FLAGS.train_batch_size * FLAGS.num_accumulation_steps
-    dataset = make_distributed_dataset(replicas, files, per_replica_batch, int(step.numpy()))
-    train_step = training.make_train_step(replicas, model, optimizer, losses.PRETRAINING,
-                                          FLAGS.num_accumulation_steps, jit_compile)
-    profile = tuple(int(x) for x in FLAGS.profile_steps.split(",")) if FLAGS.profile_steps else ()
-    loop_config = training.LoopConfig(
-        num_train_steps=FLAGS.num_train_steps, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-        display_loss_steps=FLAGS.display_loss_steps, global_batch_size=global_batch,
+    per_replica_batch, global_batch = setup.batch_sizes(FLAGS, replicas)
+    print(f"{setup.describe_global_batch(FLAGS, replicas, 'sequences')}; learning rate {FLAGS.learning_rate} "
+          "(as given, not scaled by the worker count).", flush=True)
+    run = setup.build_training(replicas, FLAGS, lambda: build_model(config), FLAGS.num_train_steps,
+                               FLAGS.num_warmup_steps, {"decay_power": FLAGS.decay_power},
+                               keep_checkpoints=FLAGS.keep_checkpoints)
+    dataset = make_distributed_dataset(replicas, files, per_replica_batch, int(run.step.numpy()))
+    last = run.train(
+        losses.PRETRAINING, dataset, jit_compile, FLAGS.num_train_steps, global_batch,
+        setup.dllog_path(FLAGS, "pretraining_log.jsonl"),
         flops_per_sequence=flops.training_flops_per_sequence(config, FLAGS.max_seq_length,
                                                              FLAGS.max_predictions_per_seq),
         peak_flops=flops.measure_matmul_peak(tf.dtypes.as_dtype(precision.compute_dtype())) * replicas.num_replicas,
-        dllog_path=FLAGS.dllog_path or os.path.join(FLAGS.output_dir, "pretraining_log.jsonl"),
-        tensorboard_dir=os.path.join(FLAGS.output_dir, "tensorboard"), profile_steps=profile, is_chief=chief)
-    last = training.run_training(train_step, iter(dataset), optimizer, state, step, skipped, loop_config)
-    if chief:
-        checkpoints.export_google_checkpoint(model, os.path.join(FLAGS.output_dir, "model.ckpt"))
-        config.to_json_file(os.path.join(FLAGS.output_dir, "bert_config.json"))
-        print(f"Finished at step {int(step.numpy())}: {json.dumps(last)}\n"
+        profile_steps=tuple(int(x) for x in FLAGS.profile_steps.split(",")) if FLAGS.profile_steps else ())
+    if replicas.is_chief:
+        export.export_google_model(run.model, config, FLAGS.output_dir)
+        print(f"Finished at step {int(run.step.numpy())}: {json.dumps(last)}\n"
               f"Checkpoints in {FLAGS.output_dir}; Google-named model in {FLAGS.output_dir}/model.ckpt", flush=True)
-    return model
+    return run.model
 
 
 def evaluate(strategy, config, model, chief):
@@ -141,8 +113,7 @@ def evaluate(strategy, config, model, chief):
     files = files_in(FLAGS.eval_files_dir, "eval_files_dir")
     if model is None:
         with strategy.scope():
-            model = modeling.build_model(modeling.BertForPreTraining(config), FLAGS.max_seq_length,
-                                         FLAGS.max_predictions_per_seq)
+            model = build_model(config)
         if FLAGS.eval_random_init:
             print(f"Evaluating the random initialisation (--seed={FLAGS.seed}).", flush=True)
         else:
@@ -156,18 +127,17 @@ def evaluate(strategy, config, model, chief):
 
     @tf.function
     def eval_step(batch):
+        """Sums over the batch: masked-LM loss, correct and weight; next-sentence loss, correct and count."""
         outputs = model(batch, training=False)
+        loss_sums = losses.pretraining_loss_sums(batch, outputs)
+        counts = losses.PRETRAINING.normalizers(batch)
         weights = batch["masked_lm_weights"]
-        token_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(batch["masked_lm_ids"],
-                                                                    outputs["masked_lm_logits"])
         correct = tf.cast(tf.equal(tf.argmax(outputs["masked_lm_logits"], -1, tf.int32), batch["masked_lm_ids"]),
                           tf.float32)
         labels = tf.reshape(batch["next_sentence_labels"], [-1])
-        nsp_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, outputs["next_sentence_logits"])
         nsp_correct = tf.cast(tf.equal(tf.argmax(outputs["next_sentence_logits"], -1, tf.int32), labels), tf.float32)
-        return tf.stack([tf.reduce_sum(token_loss * weights), tf.reduce_sum(correct * weights),
-                         tf.reduce_sum(weights), tf.reduce_sum(nsp_loss), tf.reduce_sum(nsp_correct),
-                         tf.cast(tf.size(labels), tf.float32)])
+        return tf.stack([loss_sums["masked_lm_loss"], tf.reduce_sum(correct * weights), counts["masked_tokens"],
+                         loss_sums["next_sentence_loss"], tf.reduce_sum(nsp_correct), counts["sequences"]])
 
     totals = np.zeros(6)
     for batch in dataset.take(FLAGS.max_eval_steps):
@@ -177,8 +147,7 @@ def evaluate(strategy, config, model, chief):
                "eval_sequences": int(totals[5])}
     print("Evaluation: " + json.dumps(results), flush=True)
     if chief:
-        write_text_atomically(os.path.join(FLAGS.output_dir, "eval_results.json"),
-                                       json.dumps(results, indent=2) + "\n")
+        write_text_atomically(os.path.join(FLAGS.output_dir, "eval_results.json"), json.dumps(results, indent=2) + "\n")
     return results
 
 
@@ -192,13 +161,10 @@ def main(argv):
     if FLAGS.eval_random_init and (FLAGS.do_train or FLAGS.init_checkpoint or not FLAGS.do_eval):
         raise InputError("--eval_random_init: only with --do_eval, without --do_train and --init_checkpoint")
     cli_flags.require(output_dir=FLAGS.output_dir, bert_config_file=FLAGS.bert_config_file)
-    for name in ("train_batch_size", "eval_batch_size", "num_accumulation_steps", "save_checkpoints_steps",
-                 "display_loss_steps", "max_seq_length", "max_predictions_per_seq"):
-        if getattr(FLAGS, name) < 1:
-            raise InputError(f"--{name}: must be at least 1, got {getattr(FLAGS, name)}")
-    replicas = distribution.create_replicas(horovod=FLAGS.horovod)
-    keras.utils.set_random_seed(FLAGS.seed)
-    jit_compile = precision.configure(FLAGS.amp, FLAGS.amp_dtype, FLAGS.use_xla)
+    cli_flags.require_at_least_one(FLAGS, "train_batch_size", "eval_batch_size", "num_accumulation_steps",
+                                   "save_checkpoints_steps", "display_loss_steps", "max_seq_length",
+                                   "max_predictions_per_seq")
+    replicas, jit_compile = setup.start(FLAGS)
     config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
     if FLAGS.max_seq_length > config.max_position_embeddings:
         raise InputError(f"--max_seq_length: {FLAGS.max_seq_length} exceeds max_position_embeddings "

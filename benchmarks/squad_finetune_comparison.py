@@ -16,7 +16,7 @@ hyperparameters, and both are scored on the same dev set with `evaluate-v1.1.py`
 fetched from PyPI); `--text=prose` (the default) from the Python reference documentation
 and Vim's help files on this machine.
 
-The PyTorch side sees exactly our windows and labels (`squad.convert_examples_to_features`),
+The PyTorch side sees exactly our windows and labels (`bert.squad.features.convert_examples_to_features`),
 trains with `torch.optim.AdamW` (weight decay 0.01 except biases and LayerNorm weights,
 epsilon 1e-6, gradients clipped to norm 1.0, as `optimization.py`), transformers' linear
 warmup-then-decay schedule, the same number of updates drawn the same way (each epoch a
@@ -168,7 +168,9 @@ def pytorch_worker(args):
     import torch
     from transformers import BertForQuestionAnswering, get_linear_schedule_with_warmup
 
-    from bert.squad import processing as squad
+    from bert.squad import examples as squad_examples
+    from bert.squad import features as squad_features
+    from bert.squad import postprocess
     from bert.text import tokenization
 
     started = time.perf_counter()
@@ -177,8 +179,8 @@ def pytorch_worker(args):
     tokenizer = tokenization.FullTokenizer(os.path.join(args.model_dir, "vocab.txt"), do_lower_case=True)
 
     def featurize(path, is_training):
-        examples = squad.read_squad_examples(path, is_training=is_training)
-        return examples, squad.convert_examples_to_features(
+        examples = squad_examples.read_squad_examples(path, is_training=is_training)
+        return examples, squad_features.convert_examples_to_features(
             examples, tokenizer, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
             max_query_length=64, is_training=is_training)
 
@@ -239,8 +241,9 @@ def pytorch_worker(args):
                             token_type_ids=torch.from_numpy(batch["segment_ids"].astype(np.int64)))
             start_logits.append(outputs.start_logits.numpy())
             end_logits.append(outputs.end_logits.numpy())
-    result = squad.compute_predictions(examples, features, np.concatenate(start_logits), np.concatenate(end_logits))
-    squad.write_predictions(result, args.pytorch_output_dir)
+    result = postprocess.compute_predictions(examples, features, np.concatenate(start_logits),
+                                             np.concatenate(end_logits))
+    postprocess.write_predictions(result, args.pytorch_output_dir)
     timings = {"train_seconds": train_seconds, "updates": num_train_steps,
                "seconds_per_update_median": sorted(step_seconds)[len(step_seconds) // 2],
                "final_loss": last_loss,

@@ -3,9 +3,11 @@
 The data flows one way through the sub-packages:
   text/         raw text -> WordPiece tokens (tokenizer, vocabulary trainer)
   pretraining/  tokens -> masked-LM/NSP instances -> TFRecord shards -> tf.data batches
-  squad/        SQuAD JSON -> windows (features) -> answers and the official metrics
-  train/        the training step and loop, losses, optimizers, resumable state, devices
+  squad/        SQuAD JSON -> examples -> windows (features) -> tf.data / inference -> answers, metrics
+  train/        run setup, the training step and loop, losses, optimizers, resumable state, devices
   data/         downloads and corpus preparation (Wikipedia, books, SQuAD, checkpoints)
 and modeling.py (the model), checkpoints.py (Google/Hugging Face names in and out),
-flags.py (the flags the scripts share), errors.py (one-line errors for bad input).
+export.py (Google-named model folders, SavedModel), flags.py (the flags the scripts share),
+files.py (atomic writes, input patterns, output folders), json_log.py (JSON-lines logs),
+flops.py (model FLOPs for MFU), errors.py (one-line errors for bad input).
 """

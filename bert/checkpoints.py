@@ -6,7 +6,8 @@ accepts, all read lazily, one tensor at a time:
   - a TF checkpoint prefix: Google's released `bert_model.ckpt`, this project's training
     checkpoints (`ckpt-N`) and its Google-named exports (optimizer slots `*/adam_m`,
     `*/adam_v`, `global_step` and our training state are skipped);
-  - a folder holding one of those, or our `checkpoint` pointer file (the newest is used);
+  - a folder holding one of those, or a `checkpoint` pointer file (TF's CheckpointState,
+    or the one-line `ckpt-N` form of earlier versions) naming the checkpoint to use;
   - a Hugging Face BERT folder (`config.json` + `model.safetensors`) or a `.safetensors`
     file, keys with or without the `bert.` prefix (renamed, and kernels transposed).
 
@@ -32,6 +33,7 @@ from bert.errors import InputError
 # Keys that belong to training state rather than to the model.
 _SKIPPED_KEY = re.compile(r"(^|/)(adam_m|adam_v|global_step)$|^(optimizer|training|keras_state)/|^_CHECKPOINTABLE")
 POINTER_FILE = "checkpoint"
+_ONE_LINE_POINTER = re.compile(r'^[^\s:"]+$')  # a bare name, which CheckpointState text never is
 
 
 class WeightSource:
@@ -65,13 +67,23 @@ def open_weights(path):
 
 
 def latest_checkpoint(folder):
-    """The prefix our `checkpoint` pointer file names in `folder`, or None."""
+    """The prefix the `checkpoint` pointer file in `folder` names, or None.
+
+    The file is TF's CheckpointState text, as `TrainState.save` and TF's own savers write it
+    (`model_checkpoint_path: "ckpt-30"`), or the bare name `ckpt-30` on one line, as earlier
+    versions of `TrainState.save` wrote it, so a run started before the change still resumes.
+    """
     pointer = os.path.join(folder, POINTER_FILE)
     if not os.path.exists(pointer):
         return None
     with open(pointer, encoding="utf-8") as f:
-        name = f.read().strip()
-    return os.path.join(folder, name) if name else None
+        text = f.read().strip()
+    if not text:
+        return None
+    if _ONE_LINE_POINTER.match(text):
+        return os.path.join(folder, text)
+    state = tf.train.get_checkpoint_state(folder)
+    return state.model_checkpoint_path if state else None
 
 
 def _checkpoint_in_folder(folder):

@@ -155,3 +155,22 @@ def test_unwritable_export_folder(tmp_path, config):
     blocker.write_text("x")
     with pytest.raises(InputError, match="cannot write checkpoint"):
         checkpoints.export_google_checkpoint(model, str(blocker / "sub" / "model.ckpt"))
+
+
+def test_latest_checkpoint_reads_tf_pointer_and_the_old_one_line_form(tmp_path):
+    assert checkpoints.latest_checkpoint(str(tmp_path)) is None
+    tf.compat.v1.train.update_checkpoint_state(str(tmp_path), str(tmp_path / "ckpt-20"),
+                                               all_model_checkpoint_paths=[str(tmp_path / "ckpt-20")])
+    assert checkpoints.latest_checkpoint(str(tmp_path)) == str(tmp_path / "ckpt-20")
+    (tmp_path / "checkpoint").write_text("ckpt-10\n")
+    assert checkpoints.latest_checkpoint(str(tmp_path)) == str(tmp_path / "ckpt-10")
+    (tmp_path / "checkpoint").write_text("")
+    assert checkpoints.latest_checkpoint(str(tmp_path)) is None
+
+
+def test_folder_with_tf_pointer_loads_the_checkpoint_it_names(tmp_path, config):
+    model = modeling.build_model(modeling.BertForQuestionAnswering(config))
+    for step in (1, 2):
+        checkpoints.export_google_checkpoint(model, str(tmp_path / f"ckpt-{step}"))
+    tf.compat.v1.train.update_checkpoint_state(str(tmp_path), "ckpt-1")
+    assert checkpoints.load_weights(model, tmp_path).source == f"TF checkpoint {tmp_path / 'ckpt-1'}"

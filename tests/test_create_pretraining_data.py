@@ -17,21 +17,13 @@ from bert.text import tokenization
 from bert.errors import InputError
 
 tf = pytest.importorskip("tensorflow")
+from bert.pretraining import input_pipeline  # noqa: E402  (needs TensorFlow)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = REPO_ROOT / "data" / "sample" / "sample_corpus.txt"
 SEQ, PREDS = 128, 20
 
-# Written out as in Google's run_pretraining.py, independent of our reader.
-GOOGLE_FEATURE_SPEC = {
-    "input_ids": tf.io.FixedLenFeature([SEQ], tf.int64),
-    "input_mask": tf.io.FixedLenFeature([SEQ], tf.int64),
-    "segment_ids": tf.io.FixedLenFeature([SEQ], tf.int64),
-    "masked_lm_positions": tf.io.FixedLenFeature([PREDS], tf.int64),
-    "masked_lm_ids": tf.io.FixedLenFeature([PREDS], tf.int64),
-    "masked_lm_weights": tf.io.FixedLenFeature([PREDS], tf.float32),
-    "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
-}
+FEATURE_SPEC = input_pipeline.feature_spec(SEQ, PREDS)  # Google's name_to_features
 
 TOPICS = [
     "The unaffable librarian catalogued manuscripts about photosynthesis and thermodynamics.",
@@ -83,7 +75,7 @@ def corpus_file(tmp_path_factory):
 def read_examples(path):
     dataset = tf.data.TFRecordDataset(str(path)).batch(1 << 20)
     records = next(iter(dataset))
-    return {name: value.numpy() for name, value in tf.io.parse_example(records, GOOGLE_FEATURE_SPEC).items()}
+    return {name: value.numpy() for name, value in tf.io.parse_example(records, FEATURE_SPEC).items()}
 
 
 def write(corpus_file, output_path, vocab_file, **options):
@@ -295,11 +287,12 @@ def test_serialized_examples_match_protobuf_and_tfrecord_writer(tmp_path):
         for row in range(3):
             writer.write(buffer[offsets[row]:offsets[row + 1]].tobytes())
     assert ours.read_bytes() == theirs.read_bytes()
+    assert tfrecord_writer.frame_examples(features) == theirs.read_bytes()
 
 
 def test_masked_crc32c_known_value():
-    data = np.frombuffer(b"123456789", dtype=np.uint8)
-    masked = int(tfrecord_writer.masked_crc32c(data, [0, 9])[0])
+    masked, empty = tfrecord_writer.masked_crc32c([b"123456789", b""]).tolist()
+    assert empty == 0xA282EAD8  # CRC-32C of nothing is 0
     unmasked = ((masked - 0xA282EAD8) & 0xFFFFFFFF)
     assert ((unmasked >> 17) | (unmasked << 15)) & 0xFFFFFFFF == 0xE3069283  # CRC-32C check value
 

@@ -202,5 +202,11 @@ def test_missing_files_and_mode_mismatch(tmp_path, masked_shards, plain_shards, 
         pretraining_input.make_pretraining_dataset(str(empty), 8, SEQ, PREDS)
     garbage = tmp_path / "garbage.tfrecord"
     garbage.write_bytes(pathlib.Path(vocab_file).read_bytes()[:200])
-    with pytest.raises(InputError, match="garbage.tfrecord"):
+    with pytest.raises(InputError, match=r"garbage.tfrecord: not a TFRecord file \(bad record header\)"):
         pretraining_input.make_pretraining_dataset(str(garbage), 8, SEQ, PREDS)
+    corrupt = tmp_path / "corrupt.tfrecord"
+    shard = bytearray(pathlib.Path(masked_shards[0]).read_bytes())
+    shard[8] ^= 1  # the masked CRC32C of the first record's length
+    corrupt.write_bytes(bytes(shard))
+    with pytest.raises(InputError, match=r"corrupt.tfrecord: not a TFRecord file \(bad record header\)"):
+        pretraining_input.make_pretraining_dataset(str(corrupt), 8, SEQ, PREDS)

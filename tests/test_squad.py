@@ -1,4 +1,4 @@
-"""bert/squad/processing.py: reading SQuAD JSON, WordPiece windows, and logits back to answer texts."""
+"""bert/squad's examples.py, features.py and postprocess.py: SQuAD JSON, WordPiece windows, logits to answer texts."""
 
 import json
 import pathlib
@@ -7,8 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from bert.squad import processing as squad
+from bert.squad import examples as squad_examples
+from bert.squad import features as squad_features
 from bert.squad import metrics as squad_metrics
+from bert.squad import postprocess
 from bert.text import tokenization
 from bert.errors import InputError
 
@@ -107,7 +109,7 @@ def one_paragraph(context, qas):
 
 def test_reader_round_trip(tmp_path):
     dataset = tricky_dataset(num_contexts=3)
-    examples = squad.read_squad_examples(str(write_json(tmp_path / "train.json", dataset)), is_training=True)
+    examples = squad_examples.read_squad_examples(str(write_json(tmp_path / "train.json", dataset)), is_training=True)
     qas = [(paragraph["context"], qa) for paragraph in dataset["data"][0]["paragraphs"] for qa in paragraph["qas"]]
     assert [example.qas_id for example in examples] == [qa["id"] for _, qa in qas]
     for example, (context, qa) in zip(examples, qas):
@@ -126,7 +128,7 @@ def test_reader_round_trip(tmp_path):
     paragraph_1 = next(e for e in examples if e.qas_id.startswith("c1-"))
     assert list(paragraph_1.char_to_word_offset[:4]) == [-1, -1, -1, 0]
     # Prediction mode does not look at answers.
-    plain = squad.read_squad_examples(str(tmp_path / "train.json"), is_training=False)
+    plain = squad_examples.read_squad_examples(str(tmp_path / "train.json"), is_training=False)
     assert plain[0].start_position is None and plain[0].orig_answer_text is None
 
 
@@ -138,7 +140,7 @@ def test_reads_sample_files(name):
         pytest.skip(f"{path} not written yet")
     dataset = json.loads(path.read_text(encoding="utf-8"))
     ids = [qa["id"] for article in dataset["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
-    examples = squad.read_squad_examples(str(path), is_training="dev" not in name)
+    examples = squad_examples.read_squad_examples(str(path), is_training="dev" not in name)
     assert [example.qas_id for example in examples] == ids
     for example in examples:
         if example.start_position is not None and not example.is_impossible:
@@ -147,7 +149,7 @@ def test_reads_sample_files(name):
 
 
 def test_char_to_word_offset_matches_google_rule():
-    tokens, offsets = squad.split_document(" ab  c\u202fd\u00a0e\n")
+    tokens, offsets = squad_examples.split_document(" ab  c\u202fd\u00a0e\n")
     assert tokens == ["ab", "c", "d\u00a0e"]
     assert offsets.tolist() == [-1, 0, 0, 0, 0, 1, 1, 2, 2, 2, 2]
 
@@ -160,7 +162,7 @@ def test_reader_v2_impossible(tmp_path):
         {"id": "no", "question": "Why?", "is_impossible": True, "answers": [],
          "plausible_answers": [{"text": "Paris", "answer_start": 0}]},
     ])
-    possible, impossible = squad.read_squad_examples(str(write_json(tmp_path / "v2.json", dataset)), True)
+    possible, impossible = squad_examples.read_squad_examples(str(write_json(tmp_path / "v2.json", dataset)), True)
     assert (possible.start_position, possible.end_position, possible.is_impossible) == (3, 3, False)
     assert possible.doc_tokens[3] == "France."
     assert (impossible.start_position, impossible.end_position, impossible.orig_answer_text) == (-1, -1, "")
@@ -208,7 +210,7 @@ def test_bad_input_is_one_line_error_naming_file_and_field(tmp_path, case):
     path = tmp_path / "bad.json"
     path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
     with pytest.raises(InputError) as error:
-        squad.read_squad_examples(str(path), is_training=True)
+        squad_examples.read_squad_examples(str(path), is_training=True)
     message = str(error.value)
     assert message.startswith(str(path) + ": ") and "\n" not in message
     assert expected in message
@@ -216,7 +218,7 @@ def test_bad_input_is_one_line_error_naming_file_and_field(tmp_path, case):
 
 def test_missing_file_is_input_error(tmp_path):
     with pytest.raises(InputError, match="nothere.json: cannot read"):
-        squad.read_squad_examples(str(tmp_path / "nothere.json"), is_training=False)
+        squad_examples.read_squad_examples(str(tmp_path / "nothere.json"), is_training=False)
 
 
 # ----------------------------------------------------------------------------------
@@ -227,8 +229,8 @@ def test_missing_file_is_input_error(tmp_path):
 def test_window_structure(tmp_path, tiny_tokenizer):
     dataset = one_paragraph("The cat sat on the mat, a dog ran!", [
         {"id": "q", "question": "hello world the cat?", "answers": [{"text": "dog ran", "answer_start": 26}]}])
-    examples = squad.read_squad_examples(str(write_json(tmp_path / "t.json", dataset)), is_training=True)
-    features = squad.convert_examples_to_features(
+    examples = squad_examples.read_squad_examples(str(write_json(tmp_path / "t.json", dataset)), is_training=True)
+    features = squad_features.convert_examples_to_features(
         examples, tiny_tokenizer, max_seq_length=12, doc_stride=2, max_query_length=3, is_training=True)
     # doc sub-tokens: the cat sat on the mat , a dog ran ! (11); room = 12 - 3 - 3 = 6
     assert features.doc_start.tolist() == [0, 2, 4, 6]
@@ -250,7 +252,7 @@ def test_window_structure(tmp_path, tiny_tokenizer):
     assert arrays["input_ids"].shape == (4, 12)
     assert arrays["input_ids"][2].tolist() == tiny_tokenizer.convert_tokens_to_ids(window.tokens)
 
-    short = squad.convert_examples_to_features(examples, tiny_tokenizer, 32, 128, 24, is_training=False)
+    short = squad_features.convert_examples_to_features(examples, tiny_tokenizer, 32, 128, 24, is_training=False)
     padded = short.window(0)
     used = 1 + 5 + 1 + 11 + 1  # the whole question "hello world the cat ?" fits now
     assert padded.input_mask == [1] * used + [0] * (32 - used)
@@ -260,9 +262,9 @@ def test_window_structure(tmp_path, tiny_tokenizer):
 
 def test_lengths_leaving_no_room_for_the_document_are_rejected(tmp_path, tiny_tokenizer):
     dataset = one_paragraph("the cat sat", [{"id": "q", "question": "hello"}])
-    examples = squad.read_squad_examples(str(write_json(tmp_path / "t.json", dataset)), is_training=False)
+    examples = squad_examples.read_squad_examples(str(write_json(tmp_path / "t.json", dataset)), is_training=False)
     with pytest.raises(InputError, match=r"max_seq_length \(67\) must exceed max_query_length \(64\) \+ 3"):
-        squad.convert_examples_to_features(examples, tiny_tokenizer, 67, 128, 64, is_training=False)
+        squad_features.convert_examples_to_features(examples, tiny_tokenizer, 67, 128, 64, is_training=False)
 
 
 def test_max_context_hand_checked(tmp_path, tiny_tokenizer):
@@ -271,8 +273,8 @@ def test_max_context_hand_checked(tmp_path, tiny_tokenizer):
     # the tie goes to the first window. Token 4: .05, 2.05, .05 -> window 1.
     # Token 6: window 1 min(4,0) = .05, window 2 min(2,2) = 2.05 -> window 2.
     dataset = one_paragraph("the cat sat on the mat a dog ran", [{"id": "q", "question": "hello"}])
-    examples = squad.read_squad_examples(str(write_json(tmp_path / "t.json", dataset)), is_training=False)
-    features = squad.convert_examples_to_features(examples, tiny_tokenizer, 9, 2, 8 - 3 - 3, is_training=False)
+    examples = squad_examples.read_squad_examples(str(write_json(tmp_path / "t.json", dataset)), is_training=False)
+    features = squad_features.convert_examples_to_features(examples, tiny_tokenizer, 9, 2, 8 - 3 - 3, is_training=False)
     assert features.doc_start.tolist() == [0, 2, 4]
     assert [features.window(i).token_is_max_context for i in range(3)] == [
         {3: True, 4: True, 5: True, 6: True, 7: False},
@@ -280,6 +282,18 @@ def test_max_context_hand_checked(tmp_path, tiny_tokenizer):
         {3: False, 4: False, 5: True, 6: True, 7: True},
     ]
     assert features.max_context_span(0).tolist() == [0, 0, 0, 0, 1, 1, 2, 2, 2]
+
+
+def test_read_windows_featurizes_a_file_and_refuses_one_without_questions(tmp_path, tiny_tokenizer):
+    path = str(write_json(tmp_path / "t.json", one_paragraph("the cat sat on the mat", [{"id": "q", "question": "hi"}])))
+    examples, features = squad_features.read_windows(path, tiny_tokenizer, 16, 8, 4, is_training=False)
+    expected = squad_features.convert_examples_to_features(
+        squad_examples.read_squad_examples(path, is_training=False), tiny_tokenizer, 16, 8, 4, is_training=False)
+    assert [example.qas_id for example in examples] == ["q"]
+    assert features.arrays()["input_ids"].tolist() == expected.arrays()["input_ids"].tolist()
+    empty = str(write_json(tmp_path / "empty.json", {"data": []}))
+    with pytest.raises(InputError, match="empty.json: the file has no questions"):
+        squad_features.read_windows(empty, tiny_tokenizer, 16, 8, 4, is_training=False)
 
 
 def reference_windows(example, tokenizer, max_seq_length, doc_stride, max_query_length, is_training):
@@ -340,8 +354,8 @@ def reference_windows(example, tokenizer, max_seq_length, doc_stride, max_query_
 @pytest.mark.parametrize("max_seq_length,doc_stride,max_query_length", [(384, 128, 64), (64, 32, 12), (40, 7, 30)])
 def test_features_equal_google_reference(tmp_path, bert_tokenizer, max_seq_length, doc_stride, max_query_length):
     path = write_json(tmp_path / "t.json", tricky_dataset(num_contexts=2, impossible_every=4))
-    examples = squad.read_squad_examples(str(path), is_training=True)
-    features = squad.convert_examples_to_features(
+    examples = squad_examples.read_squad_examples(str(path), is_training=True)
+    features = squad_features.convert_examples_to_features(
         examples, bert_tokenizer, max_seq_length, doc_stride, max_query_length, is_training=True)
     expected = [window for example in examples for window in reference_windows(
         example, bert_tokenizer, max_seq_length, doc_stride, max_query_length, is_training=True)]
@@ -366,30 +380,13 @@ def test_sub_tokens_equal_token_by_token_tokenize(tmp_path, bert_tokenizer):
         question = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
         paragraphs.append({"context": context, "qas": [{"id": f"q{p}", "question": question}]})
     path = write_json(tmp_path / "messy.json", {"data": [{"paragraphs": paragraphs}]})
-    examples = squad.read_squad_examples(str(path), is_training=False)
-    features = squad.convert_examples_to_features(examples, bert_tokenizer, 512, 128, 500, is_training=False)
+    examples = squad_examples.read_squad_examples(str(path), is_training=False)
+    features = squad_features.convert_examples_to_features(examples, bert_tokenizer, 512, 128, 500, is_training=False)
     for e, example in enumerate(examples):
         pieces = [piece for token in example.doc_tokens for piece in bert_tokenizer.tokenize(token)]
         assert features.document(e).sub_token_ids.tolist() == bert_tokenizer.convert_tokens_to_ids(pieces)
         question = bert_tokenizer.convert_tokens_to_ids(bert_tokenizer.tokenize(example.question_text))
         assert features.query_ids[e].tolist() == question, repr(example.question_text)
-
-
-def test_tfrecord_round_trip(tmp_path, tiny_tokenizer):
-    tf = pytest.importorskip("tensorflow")
-    dataset = one_paragraph("the cat sat on the mat a dog ran", [
-        {"id": "q", "question": "hello", "answers": [{"text": "dog", "answer_start": 25}]}])
-    examples = squad.read_squad_examples(str(write_json(tmp_path / "t.json", dataset)), is_training=True)
-    features = squad.convert_examples_to_features(examples, tiny_tokenizer, 9, 2, 3, is_training=True)
-    path = str(tmp_path / "train.tf_record")
-    assert squad.write_tfrecord(features, path) == len(features) == 3
-    records = list(squad.read_tfrecord(path, 9, is_training=True).batch(8).as_numpy_iterator())
-    arrays = features.arrays()
-    assert len(records) == 1 and set(records[0]) == set(arrays)
-    for name, values in arrays.items():
-        assert records[0][name].dtype == np.int32
-        np.testing.assert_array_equal(records[0][name], values, err_msg=name)
-    assert not [name for name in tf.io.gfile.listdir(str(tmp_path)) if name.endswith(".tmp")]
 
 
 # ----------------------------------------------------------------------------------
@@ -420,8 +417,8 @@ def test_gold_logits_give_gold_text_in_every_window(tmp_path, bert_tokenizer, ma
     """
     checked = {"post-processor": 0, "span_text": 0}
     for path in acceptance_datasets(tmp_path):
-        examples = squad.read_squad_examples(str(path), is_training=True)
-        features = squad.convert_examples_to_features(
+        examples = squad_examples.read_squad_examples(str(path), is_training=True)
+        features = squad_features.convert_examples_to_features(
             examples, bert_tokenizer, max_seq_length, doc_stride, max_query_length, is_training=True)
         holding = {}  # example -> windows holding its answer
         for i in np.flatnonzero(features.start_positions > 0):
@@ -442,10 +439,10 @@ def test_gold_logits_give_gold_text_in_every_window(tmp_path, bert_tokenizer, ma
                     start_logits[i, start] = end_logits[i, end] = 8.0
                     via_post_processor[examples[e].qas_id] = gold
                 else:
-                    text = squad.span_text(examples[e], features, i, int(start), int(end))
+                    text = postprocess.span_text(examples[e], features, i, int(start), int(end))
                     assert squad_metrics.f1_score(text, gold) == 1.0, (path.name, examples[e].qas_id, text, gold)
                     checked["span_text"] += 1
-            result = squad.compute_predictions(examples, features, start_logits, end_logits)
+            result = postprocess.compute_predictions(examples, features, start_logits, end_logits)
             for qas_id, gold in via_post_processor.items():
                 predicted = result.predictions[qas_id]
                 assert squad_metrics.f1_score(predicted, gold) == 1.0, (path.name, qas_id, r, predicted, gold)
@@ -458,13 +455,13 @@ def test_gold_logits_give_gold_text_in_every_window(tmp_path, bert_tokenizer, ma
 
 def test_text_comes_from_the_original_document(tmp_path, bert_tokenizer):
     path = write_json(tmp_path / "t.json", tricky_dataset(num_contexts=1))
-    examples = squad.read_squad_examples(str(path), is_training=True)
-    features = squad.convert_examples_to_features(examples, bert_tokenizer, 384, 128, 64, is_training=True)
+    examples = squad_examples.read_squad_examples(str(path), is_training=True)
+    features = squad_features.convert_examples_to_features(examples, bert_tokenizer, 384, 128, 64, is_training=True)
     texts = {}
     for i in range(len(features)):
         if features.start_positions[i]:
             example = examples[features.example_index[i]]
-            texts[example.orig_answer_text] = squad.span_text(
+            texts[example.orig_answer_text] = postprocess.span_text(
                 example, features, i, int(features.start_positions[i]), int(features.end_positions[i]))
     # Case, accents and inner punctuation kept; inner whitespace becomes one space
     # (Google's); [UNK] and a non-breaking space are cut by character offsets.
@@ -521,21 +518,21 @@ def reference_nbest(example, windows, start_logits, end_logits, n_best_size, max
 @pytest.mark.parametrize("v2", [False, True])
 def test_post_processing_equals_google_loop_on_random_logits(tmp_path, bert_tokenizer, v2):
     path = write_json(tmp_path / "t.json", tricky_dataset(num_contexts=2))
-    examples = squad.read_squad_examples(str(path), is_training=False)
-    features = squad.convert_examples_to_features(examples, bert_tokenizer, 64, 24, 12, is_training=False)
+    examples = squad_examples.read_squad_examples(str(path), is_training=False)
+    features = squad_features.convert_examples_to_features(examples, bert_tokenizer, 64, 24, 12, is_training=False)
     rng = np.random.default_rng(1)
     start_logits = rng.normal(size=(len(features), 64)).astype(np.float32)
     end_logits = rng.normal(size=(len(features), 64)).astype(np.float32)
     start_logits[:, 10] = start_logits[:, 11]  # ties break to the lower position
-    result = squad.compute_predictions(examples, features, start_logits, end_logits, n_best_size=7,
-                                       max_answer_length=5, version_2_with_negative=v2)
+    result = postprocess.compute_predictions(examples, features, start_logits, end_logits, n_best_size=7,
+                                             max_answer_length=5, version_2_with_negative=v2)
     for e, example in enumerate(examples):
         rows = range(features.example_feature_offsets[e], features.example_feature_offsets[e + 1])
         windows = [features.window(i) for i in rows]
         row_of = {window.unique_id: i for window, i in zip(windows, rows)}
 
         def text_of(window, start, end):
-            return squad.span_text(example, features, row_of[window.unique_id], start, end)
+            return postprocess.span_text(example, features, row_of[window.unique_id], start, end)
 
         nbest, score_null = reference_nbest(
             example, windows, start_logits[list(rows)].astype(float).tolist(),
@@ -551,24 +548,24 @@ def test_post_processing_equals_google_loop_on_random_logits(tmp_path, bert_toke
 
 def test_logits_may_come_in_any_order(tmp_path, bert_tokenizer):
     path = write_json(tmp_path / "t.json", tricky_dataset(num_contexts=1))
-    examples = squad.read_squad_examples(str(path), is_training=False)
-    features = squad.convert_examples_to_features(examples, bert_tokenizer, 64, 32, 12, is_training=False)
+    examples = squad_examples.read_squad_examples(str(path), is_training=False)
+    features = squad_features.convert_examples_to_features(examples, bert_tokenizer, 64, 32, 12, is_training=False)
     rng = np.random.default_rng(2)
     start_logits, end_logits = rng.normal(size=(2, len(features), 64))
-    in_order = squad.compute_predictions(examples, features, start_logits, end_logits)
+    in_order = postprocess.compute_predictions(examples, features, start_logits, end_logits)
     permutation = rng.permutation(len(features))
-    shuffled = squad.compute_predictions(examples, features, start_logits[permutation], end_logits[permutation],
-                                         unique_ids=features.unique_ids[permutation])
+    shuffled = postprocess.compute_predictions(examples, features, start_logits[permutation], end_logits[permutation],
+                                               unique_ids=features.unique_ids[permutation])
     assert shuffled == in_order
     with pytest.raises(ValueError, match="no logits"):
-        squad.compute_predictions(examples, features, start_logits[1:], end_logits[1:],
-                                  unique_ids=features.unique_ids[1:])
+        postprocess.compute_predictions(examples, features, start_logits[1:], end_logits[1:],
+                                        unique_ids=features.unique_ids[1:])
 
 
 def test_v2_null_answer_and_output_files(tmp_path, bert_tokenizer):
     path = write_json(tmp_path / "v2.json", tricky_dataset(num_contexts=1, impossible_every=3))
-    examples = squad.read_squad_examples(str(path), is_training=True)
-    features = squad.convert_examples_to_features(examples, bert_tokenizer, 128, 64, 32, is_training=True)
+    examples = squad_examples.read_squad_examples(str(path), is_training=True)
+    features = squad_features.convert_examples_to_features(examples, bert_tokenizer, 128, 64, 32, is_training=True)
     start_logits, end_logits = np.random.default_rng(3).normal(scale=0.1, size=(2, len(features), 128))
     rows = np.arange(len(features))
     holds_answer = features.start_positions > 0
@@ -576,8 +573,8 @@ def test_v2_null_answer_and_output_files(tmp_path, bert_tokenizer):
     start_logits[:, 0] = end_logits[:, 0] = np.where(features.is_impossible, 6.0, -6.0)
     start_logits[rows[holds_answer], features.start_positions[holds_answer]] = 5.0
     end_logits[rows[holds_answer], features.end_positions[holds_answer]] = 5.0
-    result = squad.compute_predictions(examples, features, start_logits, end_logits,
-                                       version_2_with_negative=True, null_score_diff_threshold=0.0)
+    result = postprocess.compute_predictions(examples, features, start_logits, end_logits,
+                                             version_2_with_negative=True, null_score_diff_threshold=0.0)
     for example in examples:
         predicted, odds = result.predictions[example.qas_id], result.null_odds[example.qas_id]
         if example.is_impossible:
@@ -586,12 +583,12 @@ def test_v2_null_answer_and_output_files(tmp_path, bert_tokenizer):
             assert squad_metrics.f1_score(predicted, example.orig_answer_text) == 1.0 and odds < 0
         assert "" in [entry["text"] for entry in result.nbest[example.qas_id]]
     # A high threshold turns every null prediction back into the best span.
-    lenient = squad.compute_predictions(examples, features, start_logits, end_logits,
-                                        version_2_with_negative=True, null_score_diff_threshold=100.0)
+    lenient = postprocess.compute_predictions(examples, features, start_logits, end_logits,
+                                              version_2_with_negative=True, null_score_diff_threshold=100.0)
     assert all(lenient.predictions.values())
 
     out_dir = tmp_path / "out"
-    written = squad.write_predictions(result, str(out_dir))
+    written = postprocess.write_predictions(result, str(out_dir))
     assert sorted(pathlib.Path(p).name for p in written) == ["nbest_predictions.json", "null_odds.json",
                                                             "predictions.json"]
     assert sorted(p.name for p in out_dir.iterdir()) == ["nbest_predictions.json", "null_odds.json",
@@ -614,19 +611,19 @@ def test_v2_null_answer_and_output_files(tmp_path, bert_tokenizer):
 
 def test_v1_writes_no_null_odds_and_empty_placeholder(tmp_path, tiny_tokenizer):
     dataset = one_paragraph("the cat sat on the mat", [{"id": "q", "question": "hello"}])
-    examples = squad.read_squad_examples(str(write_json(tmp_path / "t.json", dataset)), is_training=False)
-    features = squad.convert_examples_to_features(examples, tiny_tokenizer, 16, 8, 4, is_training=False)
+    examples = squad_examples.read_squad_examples(str(write_json(tmp_path / "t.json", dataset)), is_training=False)
+    features = squad_features.convert_examples_to_features(examples, tiny_tokenizer, 16, 8, 4, is_training=False)
     start_logits = np.zeros((1, 16))
     end_logits = np.zeros((1, 16))
     # max_answer_length 0 leaves no candidate: Google's "empty" placeholder is predicted.
-    result = squad.compute_predictions(examples, features, start_logits, end_logits, max_answer_length=0)
+    result = postprocess.compute_predictions(examples, features, start_logits, end_logits, max_answer_length=0)
     assert result.predictions == {"q": "empty"} and result.null_odds is None
     assert result.nbest["q"] == [{"text": "empty", "probability": 1.0, "start_logit": 0.0, "end_logit": 0.0}]
     # v2 with no span candidate: the null answer, with the placeholder as best non-null.
-    v2 = squad.compute_predictions(examples, features, start_logits, end_logits, max_answer_length=0,
-                                   version_2_with_negative=True, null_score_diff_threshold=5.0)
+    v2 = postprocess.compute_predictions(examples, features, start_logits, end_logits, max_answer_length=0,
+                                         version_2_with_negative=True, null_score_diff_threshold=5.0)
     assert v2.predictions == {"q": ""} and v2.null_odds == {"q": 0.0}
     assert [entry["text"] for entry in v2.nbest["q"]] == ["", "empty"]
-    written = squad.write_predictions(result, str(tmp_path / "v1"))
+    written = postprocess.write_predictions(result, str(tmp_path / "v1"))
     assert sorted(pathlib.Path(p).name for p in written) == ["nbest_predictions.json", "predictions.json"]
     assert json.loads(pathlib.Path(written[0]).read_text()) == {"q": "empty"}

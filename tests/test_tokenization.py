@@ -28,6 +28,16 @@ def test_matches_google_tokenizer(minilm, text_set, do_lower_case):
         assert ours.tokenize(text) == tokens, repr(text)
 
 
+@pytest.mark.parametrize("do_lower_case", [True, False])
+@pytest.mark.parametrize("text_set", ["multilingual", "english_like"])
+def test_batch_token_ids_match_google_tokenizer(minilm, text_set, do_lower_case):
+    """One batch_token_ids call over a whole set: plain and other texts mixed, each text's ids in place."""
+    expected = golden("google_tokenizer.json.gz")["tokens"][f"{text_set}/lower_case={do_lower_case}"]
+    tokenizer = tokenization.FullTokenizer(str(minilm / "vocab.txt"), do_lower_case=do_lower_case)
+    ids = tokenizer.batch_token_ids(tokenizer_text_sets()[text_set])
+    assert [tokenizer.convert_ids_to_tokens(text_ids) for text_ids in ids] == expected
+
+
 def test_long_word_limit_is_200_chars(tiny_vocab_file):
     tokenizer = tokenization.FullTokenizer(str(tiny_vocab_file))
     assert tokenizer.tokenize("s" * 200 + " " + "s" * 201)[-1] == "[UNK]"

@@ -30,7 +30,6 @@ Example:
 
 import struct
 
-import numpy as np
 import tensorflow as tf
 
 from bert.text import tokenization
@@ -90,8 +89,7 @@ def read_first_example(path):
             if not header:
                 raise InputError(f"{path}: shard has no records")
             (length,) = struct.unpack("<Q", header[:8].ljust(8, b"\0"))
-            header_crc = masked_crc32c(np.frombuffer(header[:8], dtype=np.uint8), [0, len(header[:8])])
-            if len(header) < 12 or int(header_crc[0]) != struct.unpack("<I", header[8:12])[0]:
+            if len(header) < 12 or int(masked_crc32c([header[:8]])[0]) != struct.unpack("<I", header[8:12])[0]:
                 raise InputError(f"{path}: not a TFRecord file (bad record header)")
             data = reader.read(length)
     except tf.errors.OpError as error:

@@ -31,11 +31,8 @@ Example:
 """
 
 import collections
-import concurrent.futures
-import ctypes
 import dataclasses
 import functools
-import multiprocessing
 import os
 import re
 import shutil
@@ -47,6 +44,7 @@ import tqdm
 from bert.pretraining import instances as pretraining_instances
 from bert.text import tokenization
 from bert.errors import InputError
+from bert import workers
 from bert.files import expand_patterns, remove_quietly
 from bert.pretraining.tfrecord_writer import AtomicShardWriter, frame_examples
 
@@ -54,7 +52,6 @@ WRITE_BATCH = 4096
 BLOCK_BYTES = 1 << 18
 _BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")  # ASCII whitespace only: other blank lines are just not cut at
 _SCAN_BYTES = 1 << 16
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
 
 
 @dataclasses.dataclass(frozen=True)
@@ -517,10 +514,7 @@ def write_shards(jobs, options, num_workers=1, show_progress=True, block_bytes=B
             else:
                 split_files.append(_SplitFile(job, blocks, options.random_seed, slots=4 * num_workers))
                 tasks.add_split_file(split_files[-1])
-        if num_workers == 1:
-            tasks.run_here()
-        else:
-            tasks.run_in_pool(num_workers)
+        workers.run_tasks(tasks.next_task, num_workers)
     finally:
         bar.close()
         for split_file in split_files:
@@ -564,7 +558,7 @@ class _Tasks:
         if split_file.committed:
             self.totals += split_file.stats
 
-    def _next(self):
+    def next_task(self):
         """The next task that may start, or None."""
         if self.waiting_chunks and self.waiting_chunks[0][0].may_start(self.waiting_chunks[0][1]):
             split_file, chunk_index = self.waiting_chunks.popleft()
@@ -572,57 +566,3 @@ class _Tasks:
             args = split_file.chunk_arguments(self.options, chunk_index)
             return write_chunk, args, functools.partial(self._chunk_done, split_file, chunk_index)
         return self.waiting.popleft() if self.waiting else None
-
-    def run_here(self):
-        while task := self._next():
-            function, args, done = task
-            done(function(*args))
-
-    def run_in_pool(self, num_workers):
-        """Runs the tasks in worker processes, at most 2 * num_workers queued at a time."""
-        # "spawn": fresh workers, safe whatever threads (tokenizers, TensorFlow) this process runs.
-        executor = concurrent.futures.ProcessPoolExecutor(
-            num_workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-        )
-        running = {}
-        failed = True
-        try:
-            while True:
-                while len(running) < 2 * num_workers and (task := self._next()):
-                    function, args, done = task
-                    running[executor.submit(function, *args)] = done
-                if not running:
-                    break
-                finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in finished:
-                    running.pop(future)(future.result())
-            failed = False
-        except concurrent.futures.process.BrokenProcessPool:
-            raise RuntimeError("a worker process died (killed, or out of memory?)") from None
-        finally:
-            if failed:
-                # Stop the tasks still running; the executor has no public way to do so before Python 3.14.
-                for process in list(executor._processes.values()):
-                    process.terminate()
-            executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _init_worker():
-    # The workers already fill the cores; the tokenizers' own thread pool would only contend.
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    keep_freed_memory()
-
-
-def keep_freed_memory():
-    """Lets glibc's malloc reuse freed memory instead of returning it to the system.
-
-    Every chunk allocates and frees arrays of a few MB. By default each comes from a
-    fresh mmap, whose pages the kernel then zero-fills on first touch: a fifth of the
-    chunk's time. Peak memory is unchanged. Does nothing without glibc.
-    """
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest
-    mallopt(_M_TRIM_THRESHOLD, 256 << 20)

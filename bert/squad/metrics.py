@@ -33,11 +33,10 @@ import string
 import sys
 
 from bert.errors import InputError
+from bert.squad.json_fields import field, json_type
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_JSON_TYPE_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean",
-                    int: "number", float: "number", type(None): "null"}
 
 
 def normalize_answer(text):
@@ -99,23 +98,6 @@ def load_json(path):
         raise InputError(f"{path}: not valid JSON ({error})") from None
 
 
-def _json_type(value):
-    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
-
-
-def _field(node, key, kind, path, location):
-    """Returns node[key] checked to be a `kind`; errors name `path` and the `location` of node."""
-    prefix = f"{path}: {location}: " if location else f"{path}: "
-    if not isinstance(node, dict):
-        raise InputError(f"{prefix}expected a JSON object, got {_json_type(node)}")
-    if key not in node:
-        raise InputError(f"{prefix}missing field '{key}'")
-    if not isinstance(node[key], kind):
-        raise InputError(f"{prefix}field '{key}' must be a {_JSON_TYPE_NAMES[kind]}, "
-                         f"got {_json_type(node[key])}")
-    return node[key]
-
-
 def read_dataset(path, require_answers=False):
     """Reads and checks a SQuAD dataset file into a `Dataset`.
 
@@ -128,19 +110,19 @@ def read_dataset(path, require_answers=False):
     root = load_json(path)
     first_seen = {}
     questions = []
-    for a, article in enumerate(_field(root, "data", list, path, "")):
-        for p, paragraph in enumerate(_field(article, "paragraphs", list, path, f"data[{a}]")):
+    for a, article in enumerate(field(root, "data", list, path)):
+        for p, paragraph in enumerate(field(article, "paragraphs", list, f"{path}: data[{a}]")):
             where = f"data[{a}].paragraphs[{p}]"
-            _field(paragraph, "context", str, path, where)
-            for q, qa in enumerate(_field(paragraph, "qas", list, path, where)):
+            field(paragraph, "context", str, f"{path}: {where}")
+            for q, qa in enumerate(field(paragraph, "qas", list, f"{path}: {where}")):
                 where_qa = f"{where}.qas[{q}]"
-                qid = _field(qa, "id", str, path, where_qa)
+                qid = field(qa, "id", str, f"{path}: {where_qa}")
                 if qid in first_seen:
                     raise InputError(f"{path}: {where_qa}: duplicate question id {qid!r} "
                                      f"(also at {first_seen[qid]})")
                 first_seen[qid] = where_qa
-                answers = [_field(answer, "text", str, path, f"{where_qa}.answers[{i}]")
-                           for i, answer in enumerate(_field(qa, "answers", list, path, where_qa))]
+                answers = [field(answer, "text", str, f"{path}: {where_qa}.answers[{i}]")
+                           for i, answer in enumerate(field(qa, "answers", list, f"{path}: {where_qa}"))]
                 if require_answers and not answers:
                     raise InputError(f"{path}: {where_qa}: field 'answers' is empty "
                                      "(SQuAD v1.1 needs at least one gold answer)")
@@ -158,14 +140,14 @@ def _read_id_map(path, dataset, value_kinds, value_name, entry_name, require_all
     mapping = load_json(path)
     if not isinstance(mapping, dict):
         raise InputError(f"{path}: expected a JSON object mapping question id to {value_name}, "
-                         f"got {_json_type(mapping)}")
+                         f"got {json_type(mapping)}")
     known = {question.qid for question in dataset.questions}
     for qid, value in mapping.items():
         if qid not in known:
             raise InputError(f"{path}: unknown question id {qid!r} (not in {dataset.path})")
         if not isinstance(value, value_kinds) or isinstance(value, bool):
             raise InputError(f"{path}: value for question id {qid!r} must be a {value_name}, "
-                             f"got {_json_type(value)}")
+                             f"got {json_type(value)}")
     if require_all:
         for question in dataset.questions:
             if question.qid not in mapping:

@@ -15,10 +15,11 @@ Example:
 import os
 
 import tokenizers
-from tokenizers import models, normalizers, pre_tokenizers, trainers
+from tokenizers import models, pre_tokenizers, trainers
 
-from bert.errors import InputError
 from bert import files
+from bert.errors import InputError
+from bert.text.tokenization import bert_normalizer
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -48,9 +49,7 @@ def train_wordpiece_vocab(files, vocab_size=30522, do_lower_case=True, min_frequ
         except OSError as error:
             raise InputError(f"{path}: cannot read input file ({error.strerror})") from None
     tokenizer = tokenizers.Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
-    tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=do_lower_case, lowercase=do_lower_case
-    )
+    tokenizer.normalizer = bert_normalizer(do_lower_case)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,

@@ -7,6 +7,9 @@ then returns this micro-batch's share of each loss, so that summing the shares o
 micro-batches and replicas gives the loss of the global batch, exactly as if it had been
 one batch on one device.
 
+Evaluation sums the same per-batch losses (`pretraining_loss_sums`) and normalisers over
+all its batches instead.
+
 Example:
     >>> totals = PRETRAINING.normalizers(batch)           # one replica, one micro-batch
     >>> PRETRAINING.losses(batch, model(batch), totals)["loss"]
@@ -28,14 +31,26 @@ def _pretraining_normalizers(batch):
             "sequences": tf.cast(tf.shape(batch["input_ids"])[0], tf.float32)}
 
 
-def _pretraining_losses(batch, outputs, totals):
-    """Masked-LM cross-entropy weighted by `masked_lm_weights`, plus next-sentence cross-entropy."""
+def pretraining_loss_sums(batch, outputs):
+    """The batch's summed cross-entropies, float32 scalars (nats), before any normalisation.
+
+    Returns:
+        {"masked_lm_loss": sum over masked positions weighted by `masked_lm_weights`,
+         "next_sentence_loss": sum over sequences}; divide by `PRETRAINING.normalizers`'
+        "masked_tokens" and "sequences" for the means.
+    """
     weights = tf.cast(batch["masked_lm_weights"], tf.float32)
     token_losses = _cross_entropy(batch["masked_lm_ids"], outputs["masked_lm_logits"])
-    masked_lm = tf.reduce_sum(token_losses * weights) / (totals["masked_tokens"] + 1e-5)
-    next_sentence = tf.reduce_sum(
-        _cross_entropy(tf.reshape(batch["next_sentence_labels"], [-1]), outputs["next_sentence_logits"])
-    ) / totals["sequences"]
+    return {"masked_lm_loss": tf.reduce_sum(token_losses * weights),
+            "next_sentence_loss": tf.reduce_sum(_cross_entropy(tf.reshape(batch["next_sentence_labels"], [-1]),
+                                                               outputs["next_sentence_logits"]))}
+
+
+def _pretraining_losses(batch, outputs, totals):
+    """Masked-LM cross-entropy weighted by `masked_lm_weights`, plus next-sentence cross-entropy."""
+    sums = pretraining_loss_sums(batch, outputs)
+    masked_lm = sums["masked_lm_loss"] / (totals["masked_tokens"] + 1e-5)
+    next_sentence = sums["next_sentence_loss"] / totals["sequences"]
     return {"loss": masked_lm + next_sentence, "masked_lm_loss": masked_lm, "next_sentence_loss": next_sentence}
 
 

@@ -2,12 +2,19 @@
 
 A checkpoint `ckpt-<step>` in the output folder is one TF checkpoint bundle holding the
 model weights under Google's names (so `--init_checkpoint` and Google-era tools read it),
-the model's other state (dropout seed generators) as `keras_state/<i>`, every optimizer
-variable (moments, update count, loss scale) as `optimizer/<i>`, and the run's counters
-as `training/<name>` (the step, which also fixes the input position, and the number of
-skipped fp16 overflow steps). The bundle is written atomically (see
-`checkpoints.save_tensors`); the `checkpoint` pointer file is replaced atomically after
-it, and only the newest `keep` checkpoints are kept.
+the model's other state (dropout seed generators) as `keras_state/<variable path>`, every
+optimizer variable (moments, update count, loss scale) as `optimizer/<variable path>`, and
+the run's counters as `training/<name>` (the step, which also fixes the input position, and
+the number of skipped fp16 overflow steps). Keying by Keras's variable path rather than by
+position means a change in Keras's variable order cannot swap two same-shaped variables
+(Adam's m and v) unnoticed. Paths include the names Keras numbers per process
+(`adam_w`, `seed_generator_3`), which match because each script builds one model and one
+optimizer, in the same order, in a fresh process. Checkpoints written before these keys
+(`keras_state/<i>`, `optimizer/<i>`) restore by position.
+
+The bundle is written atomically (see `checkpoints.save_tensors`); then the `checkpoint`
+pointer file, TF's CheckpointState (so `tf.train.latest_checkpoint` reads it), is replaced
+atomically to name it and the newest `keep` checkpoints; then the older ones are deleted.
 
 Example:
     >>> state = TrainState(output_dir, model, optimizer, {"step": step, "skipped_steps": skipped})
@@ -22,7 +29,6 @@ import re
 import tensorflow as tf
 
 from bert import checkpoints
-from bert import files
 from bert.errors import InputError
 
 _CHECKPOINT_NAME = re.compile(r"^ckpt-(\d+)$")
@@ -40,24 +46,34 @@ class TrainState:
         self.optimizer = optimizer
         self.counters = counters
         self.keep = keep
-        self._slots = model.google_weights()
-        named = {id(slot.variable) for slot in self._slots.values()}
-        self._other_model_variables = [v for v in model.variables if id(v) not in named]
+        named = {id(slot.variable) for slot in model.google_weights().values()}
+        self._groups = {
+            "keras_state": _keyed_by_path("keras_state", [v for v in model.variables if id(v) not in named]),
+            "optimizer": _keyed_by_path("optimizer", optimizer.variables),
+            "training": {f"training/{name}": variable for name, variable in counters.items()},
+        }
 
     def _tensors(self):
         tensors = checkpoints.google_named_tensors(self.model)
-        tensors.update({f"keras_state/{i}": v.value for i, v in enumerate(self._other_model_variables)})
-        tensors.update({f"optimizer/{i}": v.value for i, v in enumerate(self.optimizer.variables)})
-        tensors.update({f"training/{name}": v.value() for name, v in self.counters.items()})
-        return {name: tf.convert_to_tensor(value) for name, value in tensors.items()}
+        for variables in self._groups.values():
+            tensors.update({key: tf.convert_to_tensor(variable) for key, variable in variables.items()})
+        return tensors
 
     def save(self):
-        """Writes `ckpt-<step>`, points `checkpoint` at it, prunes old ones; returns its prefix."""
+        """Writes `ckpt-<step>`, points `checkpoint` at it, prunes old ones; returns its prefix.
+
+        The checkpoint just written counts as the newest, even below a leftover of a higher
+        step, so it is never pruned. The pointer is written before the pruning, so a crash in
+        between leaves it naming checkpoints that exist; the next save deletes the leftovers.
+        """
         step = int(self.counters["step"].numpy())
         prefix = os.path.join(self.output_dir, f"ckpt-{step}")
         checkpoints.save_tensors(prefix, self._tensors())
-        files.write_text_atomically(os.path.join(self.output_dir, checkpoints.POINTER_FILE), f"ckpt-{step}\n")
-        for old in self.saved_steps()[:-self.keep]:
+        steps = [saved for saved in self.saved_steps() if saved != step] + [step]
+        kept, pruned = steps[-self.keep:], steps[:-self.keep]
+        tf.compat.v1.train.update_checkpoint_state(os.path.abspath(self.output_dir), f"ckpt-{step}",
+                                                   all_model_checkpoint_paths=[f"ckpt-{s}" for s in kept])
+        for old in pruned:
             for path in glob.glob(os.path.join(self.output_dir, f"ckpt-{old}.*")):
                 os.remove(path)
         return prefix
@@ -82,13 +98,37 @@ class TrainState:
         if report.missing:
             raise InputError(f"{prefix}: lacks model weight '{report.missing[0]}' (a checkpoint of another model?)")
         reader = tf.train.load_checkpoint(prefix)
-        groups = [("keras_state", self._other_model_variables), ("optimizer", self.optimizer.variables)]
-        for group, variables in groups:
-            for i, variable in enumerate(variables):
-                _assign_checked(reader, prefix, f"{group}/{i}", variable)
-        for name, variable in self.counters.items():
-            _assign_checked(reader, prefix, f"training/{name}", variable)
+        for group, variables in self._groups.items():
+            _restore_group(reader, prefix, group, variables)
         return int(self.counters["step"].numpy())
+
+
+def _keyed_by_path(group, variables):
+    """{'<group>/<variable.path>': variable}, in the order given; raises ValueError on a repeated path."""
+    keyed = {}
+    for variable in variables:
+        key = f"{group}/{variable.path}"
+        if key in keyed:
+            raise ValueError(f"two variables have the Keras path '{variable.path}', so checkpoint keys would clash")
+        keyed[key] = variable
+    return keyed
+
+
+def _restore_group(reader, prefix, group, variables):
+    """Assigns `variables` {key: variable} from the checkpoint's tensors under `<group>/`.
+
+    A checkpoint whose keys in the group are all positions (`<group>/0`, `<group>/1`, ...)
+    was written before keys were paths: it is read in the run's variable order. A key on
+    one side only is an InputError naming it.
+    """
+    saved = {name for name in reader.get_variable_to_shape_map() if name.startswith(group + "/")}
+    if saved and all(name[len(group) + 1:].isdigit() for name in saved):
+        variables = {f"{group}/{i}": variable for i, variable in enumerate(variables.values())}
+    unknown = sorted(saved - variables.keys())
+    if unknown:
+        raise InputError(f"{prefix}: has '{unknown[0]}', which this run lacks (written by another model or optimizer?)")
+    for name, variable in variables.items():
+        _assign_checked(reader, prefix, name, variable)
 
 
 def _assign_checked(reader, prefix, name, variable):

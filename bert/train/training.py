@@ -19,7 +19,6 @@ periodic checkpoints, SIGTERM handling, and a clear stop on a non-finite loss.
 
 import dataclasses
 import json
-import os
 import signal
 import time
 
@@ -29,6 +28,7 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
+from bert.json_log import JsonLinesLog
 from bert.train import distribution
 from bert.train import optimization
 from bert.errors import InputError
@@ -206,16 +206,13 @@ class _MetricsLogger:
     """JSON lines in `dllog_path` and TensorBoard scalars in `tensorboard_dir`."""
 
     def __init__(self, config):
-        self.dllog_path = config.dllog_path
         self.writer = tf.summary.create_file_writer(config.tensorboard_dir) if config.tensorboard_dir else None
-        if self.dllog_path:
-            os.makedirs(os.path.dirname(os.path.abspath(self.dllog_path)), exist_ok=True)
+        self.dllog = JsonLinesLog(config.dllog_path) if config.dllog_path else None
 
     def write(self, record):
         logging.info("step %d: %s", record["step"], json.dumps(record))
-        if self.dllog_path:
-            with open(self.dllog_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+        if self.dllog:
+            self.dllog.append(record)
         if self.writer:
             with self.writer.as_default(step=record["step"]):
                 for name, value in record.items():
