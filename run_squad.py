@@ -1,10 +1,10 @@
 """SQuAD v1.1 / v2.0 fine-tuning and prediction with NVIDIA's flags.
 
-    SQuAD JSON -> squad.py windows -> tf.data -> training.py step -> checkpoints
-    SQuAD JSON -> squad.py windows -> batched forward -> squad.py answers -> predictions.json
-                                                                          -> squad_metrics EM / F1
+    SQuAD JSON -> squad/examples.py -> squad/features.py windows -> squad/input_pipeline.py
+        -> train/training.py step -> checkpoints
+    SQuAD JSON -> windows -> squad/inference.py -> squad/postprocess.py answers -> predictions.json, EM/F1
 
-Training runs the shared step and loop (`training.py`); its state lives in --output_dir,
+Training runs the shared step and loop (`bert/train/training.py`); its state lives in --output_dir,
 so rerunning the same command resumes exactly where it stopped. At the end the model is
 also written under Google's names (`<output_dir>/model.ckpt`, with `bert_config.json` and
 `vocab.txt`), ready for `--init_checkpoint`. Prediction writes Google's predictions.json,
@@ -16,7 +16,6 @@ file holds gold answers, the official EM and F1 (`eval_results.json`).
         --do_predict --predict_file=dev-v1.1.json --train_batch_size=8 \
         --learning_rate=3e-5 --num_train_epochs=2 --output_dir=results/squad --amp --use_xla
 """
-
 
 import json
 import os
