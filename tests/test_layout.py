@@ -26,7 +26,7 @@ def test_google_style_imports_reach_the_package():
     assert result.returncode == 0, result.stderr
 
 
-def test_nothing_edits_sys_path_outside_the_test_conftest():
+def test_only_the_test_conftest_edits_the_import_path():
     sources = [path for path in REPO_ROOT.rglob("*.py")
                if not any(part.startswith(".venv") for part in path.relative_to(REPO_ROOT).parts)]
     editing = [str(path.relative_to(REPO_ROOT)) for path in sources

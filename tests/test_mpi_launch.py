@@ -19,7 +19,7 @@ import types
 import pytest
 import tensorflow as tf
 
-from conftest import REPO_ROOT  # first: puts the repo on sys.path, also when mpirun runs this file
+from conftest import REPO_ROOT  # first: makes the repository importable, also when mpirun runs this file
 from bert.train import distribution
 from bert.train.distribution import OpenMpiLaunch
 from bert.errors import InputError
