@@ -200,8 +200,8 @@ def test_a_few_hundred_steps_learn_the_masked_lm(tmp_path):
                   f"--input_files_dir={tmp_path / 'train.tfrecord'}", f"--eval_files_dir={tmp_path / 'train.tfrecord'}",
                   f"--output_dir={tmp_path / 'out'}", "--do_train", "--do_eval", "--train_batch_size=16",
                   "--max_seq_length=64", "--max_predictions_per_seq=10", "--learning_rate=5e-3",
-                  "--num_train_steps=200", "--num_warmup_steps=20", "--display_loss_steps=20",
-                  "--save_checkpoints_steps=200", "--max_eval_steps=10", "--use_xla"])
+                  "--num_train_steps=300", "--num_warmup_steps=20", "--display_loss_steps=20",
+                  "--save_checkpoints_steps=300", "--max_eval_steps=10", "--use_xla"])
     assert result.returncode == 0, result.stderr[-2000:]
     log = [json.loads(line) for line in (tmp_path / "out/pretraining_log.jsonl").read_text().splitlines()]
     assert log[-1]["masked_lm_loss"] < log[0]["masked_lm_loss"] - 0.5
