@@ -34,7 +34,8 @@ flags.DEFINE_string("input_files_dir", None, "Folder (or glob) of training TFRec
 flags.DEFINE_integer("max_seq_length", 128, "Sequence length of the shards.")
 flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per sequence in the shards.")
 flags.DEFINE_bool("dynamic_masking", False, "Mask on the fly, anew every epoch (for shards written with --no_masking).")
-flags.DEFINE_string("vocab_file", None, "Vocab, needed only with --dynamic_masking (random replacement tokens).")
+flags.DEFINE_string("vocab_file", None, "Vocab: needed with --dynamic_masking (random replacement tokens); "
+                    "given, it is copied next to the exported model.")
 flags.DEFINE_integer("shuffle_buffer", 10000, "Examples in the input shuffle buffer.")
 flags.DEFINE_integer("num_train_steps", 100000, "Updates (each of train_batch_size x accumulation x replicas).")
 flags.DEFINE_integer("num_warmup_steps", 10000, "Updates of linear warmup.")
@@ -102,7 +103,7 @@ def train(replicas, config, jit_compile):
         peak_flops=flops.measure_matmul_peak(tf.dtypes.as_dtype(precision.compute_dtype())) * replicas.num_replicas,
         profile_steps=tuple(int(x) for x in FLAGS.profile_steps.split(",")) if FLAGS.profile_steps else ())
     if replicas.is_chief:
-        export.export_google_model(run.model, config, FLAGS.output_dir)
+        export.export_google_model(run.model, config, FLAGS.output_dir, vocab_file=FLAGS.vocab_file)
         print(f"Finished at step {int(run.step.numpy())}: {json.dumps(last)}\n"
               f"Checkpoints in {FLAGS.output_dir}; Google-named model in {FLAGS.output_dir}/model.ckpt", flush=True)
     return run.model

@@ -94,13 +94,9 @@ def read_features(path, tokenizer, is_training):
                                        is_training, windows_to_log=3 if FLAGS.verbose_logging else 0)
 
 
-def build_model(config, for_training=False):
+def build_model(config):
     """A built `BertForQuestionAnswering` for --max_seq_length; call it under the replicas' strategy."""
-    model = modeling.build_model(modeling.BertForQuestionAnswering(config), FLAGS.max_seq_length)
-    if for_training:
-        # The span head never reads the pooler, so it gets no gradient; Google's optimizer skipped it too.
-        model.bert.pooler.trainable = False
-    return model
+    return modeling.build_model(modeling.BertForQuestionAnswering(config), FLAGS.max_seq_length)
 
 
 def train(replicas, config, features, jit_compile):
@@ -114,7 +110,7 @@ def train(replicas, config, features, jit_compile):
     print(f"{setup.describe_global_batch(FLAGS, replicas, 'windows')}; learning rate {FLAGS.learning_rate} (as given, "
           f"not scaled by the replica count); {num_train_steps} updates ({len(features)} windows x "
           f"{FLAGS.num_train_epochs} epochs), {num_warmup_steps} of warmup.", flush=True)
-    run = setup.build_training(replicas, FLAGS, lambda: build_model(config, for_training=True), num_train_steps,
+    run = setup.build_training(replicas, FLAGS, lambda: build_model(config), num_train_steps,
                                num_warmup_steps, {"decay_after_warmup": FLAGS.decay_after_warmup},
                                random_init_note="No --init_checkpoint: training from randomly initialised weights.")
     dataset = input_pipeline.make_train_dataset(replicas, features, per_replica_batch, int(run.step.numpy()),

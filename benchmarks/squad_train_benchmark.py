@@ -42,7 +42,6 @@ def benchmark(config, precision_name, use_xla, batch_size, seq_length, num_accum
     global_batch = per_replica_batch * strategy.num_replicas_in_sync
     with strategy.scope():
         model = modeling.build_model(modeling.BertForQuestionAnswering(config), seq_length)
-        model.bert.pooler.trainable = False  # as in run_squad.py: the span head does not use it
         optimizer = optimization.create_optimizer("adam", 5e-5, steps + warmup_steps, 0,
                                                   loss_scaling=amp and amp_dtype == "float16")
         optimizer.build(model.trainable_variables)

@@ -124,7 +124,7 @@ def _open_safetensors(path):
 
 
 _HF_LAYER = re.compile(r"(^|/)layer/(\d+)/")
-_HF_SPECIAL = {
+HF_SPECIAL_NAMES = {
     "cls/predictions/bias": "cls/predictions/output_bias",
     "cls/seq_relationship/weight": "cls/seq_relationship/output_weights",
     "cls/seq_relationship/bias": "cls/seq_relationship/output_bias",
@@ -145,8 +145,8 @@ def huggingface_to_google_name(key):
     name = key.replace(".", "/")
     if name.startswith("bert/"):
         name = name[len("bert/"):]
-    if name in _HF_SPECIAL:
-        return _HF_SPECIAL[name], False
+    if name in HF_SPECIAL_NAMES:
+        return HF_SPECIAL_NAMES[name], False
     if name.startswith("cls/predictions/decoder") or name.endswith("position_ids"):
         return None, False
     name = _HF_LAYER.sub(lambda m: f"{m.group(1)}layer_{m.group(2)}/", name)

@@ -7,9 +7,22 @@ complete, so a crash never leaves a half-written file under the final name.
 import contextlib
 import glob
 import os
+import shutil
 import tempfile
 
 from bert.errors import InputError
+
+
+def _read_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Temporary files and folders are created private (0600 / 0700); a finished output gets
+# the permissions the user's umask gives any new file or folder.
+_FILE_MODE = 0o666 & ~_read_umask()
+_FOLDER_MODE = 0o777 & ~_read_umask()
 
 
 def remove_quietly(path):
@@ -34,9 +47,31 @@ def atomic_output(path, mode="w", encoding="utf-8", newline=None):
             yield output
             output.flush()
             os.fsync(output.fileno())
+        os.chmod(temp_path, _FILE_MODE)
         os.replace(temp_path, path)
     finally:
         remove_quietly(temp_path)
+
+
+@contextlib.contextmanager
+def staged_folder(path):
+    """A hidden temporary folder beside `path`, moved to `path` when the block succeeds.
+
+    A folder already at `path` is replaced then; on an exception the temporary folder is
+    removed and `path` is left as it was. Yields the temporary folder's path.
+    """
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    try:
+        yield staging
+        os.chmod(staging, _FOLDER_MODE)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text_atomically(path, text):

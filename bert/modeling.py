@@ -205,17 +205,19 @@ class BertModel(keras.Model):
 
     Inputs: a dict of int32 `input_ids`, `input_mask` (1 = real token) and `segment_ids`,
     each [batch, seq]. Outputs a dict: `sequence_output` [batch, seq, hidden], `pooled_output`
-    [batch, hidden] (tanh dense on the first token) and `encoder_outputs`, every layer's
-    output as a list of [batch, seq, hidden], in the policy's compute dtype.
+    [batch, hidden] (tanh dense on the first token; absent with `add_pooling_layer=False`)
+    and `encoder_outputs`, every layer's output as a list of [batch, seq, hidden], in the
+    policy's compute dtype.
     """
 
-    def __init__(self, config, **kwargs):
+    def __init__(self, config, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.embeddings = BertEmbeddings(config, name="embeddings")
         self.encoder_layers = [BertLayer(config, name=f"layer_{i}") for i in range(config.num_hidden_layers)]
         self.pooler = keras.layers.Dense(
-            config.hidden_size, activation="tanh", kernel_initializer=_initializer(config), name="pooler")
+            config.hidden_size, activation="tanh", kernel_initializer=_initializer(config),
+            name="pooler") if add_pooling_layer else None
 
     def call(self, inputs, training=False):
         hidden = self.embeddings(inputs["input_ids"], inputs["segment_ids"], training=training)
@@ -223,11 +225,13 @@ class BertModel(keras.Model):
         for layer in self.encoder_layers:
             hidden = layer(hidden, inputs["input_mask"], training=training)
             encoder_outputs.append(hidden)
-        pooled = self.pooler(hidden[:, 0])
-        return {"sequence_output": hidden, "pooled_output": pooled, "encoder_outputs": encoder_outputs}
+        outputs = {"sequence_output": hidden, "encoder_outputs": encoder_outputs}
+        if self.pooler is not None:
+            outputs["pooled_output"] = self.pooler(hidden[:, 0])
+        return outputs
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
+        return {"config": self.config.to_dict(), "add_pooling_layer": self.pooler is not None, "name": self.name}
 
     def google_weights(self):
         """{Google variable name: WeightSlot} for every encoder variable."""
@@ -237,7 +241,7 @@ class BertModel(keras.Model):
             "bert/embeddings/position_embeddings": WeightSlot(e.position_embeddings.embeddings),
             "bert/embeddings/token_type_embeddings": WeightSlot(e.token_type_embeddings.embeddings),
             **_layer_norm_weights("bert/embeddings/LayerNorm", e.layer_norm),
-            **_dense_weights("bert/pooler/dense", self.pooler),
+            **(_dense_weights("bert/pooler/dense", self.pooler) if self.pooler is not None else {}),
         }
         for i, layer in enumerate(self.encoder_layers):
             prefix = f"bert/encoder/layer_{i}"
@@ -344,10 +348,10 @@ class BertPretrainingHeads(keras.layers.Layer):
 class _BertWithHead(keras.Model):
     """Base of the task models: owns `self.bert` and merges the heads' Google names."""
 
-    def __init__(self, config, **kwargs):
+    def __init__(self, config, add_pooling_layer=True, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        self.bert = BertModel(config, name="bert")
+        self.bert = BertModel(config, add_pooling_layer, name="bert")
 
     def get_config(self):
         return {"config": self.config.to_dict(), "name": self.name}
@@ -372,10 +376,14 @@ class BertForPreTraining(_BertWithHead):
 
 
 class BertForQuestionAnswering(_BertWithHead):
-    """Encoder + SQuAD span head: float32 `start_logits` and `end_logits`, each [B, S]."""
+    """Encoder + SQuAD span head: float32 `start_logits` and `end_logits`, each [B, S].
+
+    The span head reads only the sequence output, so the encoder has no pooler (as in
+    transformers' `BertForQuestionAnswering`); a checkpoint's pooler is left unused.
+    """
 
     def __init__(self, config, **kwargs):
-        super().__init__(config, **kwargs)
+        super().__init__(config, add_pooling_layer=False, **kwargs)
         self.span_head = _LogitsLayer(2, config.initializer_range, name="squad")
 
     def call(self, inputs, training=False):

@@ -1,5 +1,8 @@
 """bert/files.py: atomic writes, input patterns and output folders."""
 
+import os
+import pathlib
+
 import pytest
 
 from bert import files
@@ -39,3 +42,21 @@ def test_unwritable_output_folder_is_one_line_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(InputError, match=r"--output_dir: .*file/out is not writable"):
         files.make_writable_dir(str(blocker / "out"))
+
+
+def test_staged_folder_replaces_the_folder_only_when_the_block_succeeds(tmp_path):
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with files.staged_folder(target) as staging:
+            (pathlib.Path(staging) / "new.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    assert [path.name for path in target.iterdir()] == ["old.txt"]
+    with files.staged_folder(target) as staging:
+        (pathlib.Path(staging) / "new.txt").write_text("done")
+    assert [path.name for path in target.iterdir()] == ["new.txt"]
+    assert [path.name for path in tmp_path.iterdir()] == ["export"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask
