@@ -61,6 +61,18 @@ def vocab_file(config):
     return path
 
 
+def label_names(num_labels):
+    """The class names in the label_list.txt next to --init_checkpoint (run_classifier.py and run_ner.py write
+    one), or None when there is none or it does not hold `num_labels` lines."""
+    folder = FLAGS.init_checkpoint if os.path.isdir(FLAGS.init_checkpoint) else os.path.dirname(FLAGS.init_checkpoint)
+    try:
+        with open(os.path.join(folder, "label_list.txt"), encoding="utf-8") as f:
+            labels = [line.rstrip("\n") for line in f]
+    except (OSError, UnicodeDecodeError):
+        return None
+    return labels if len(labels) == num_labels else None
+
+
 def main(argv):
     del argv
     check_flags()
@@ -71,7 +83,9 @@ def main(argv):
     model, architecture = export.model_for_checkpoint(config, FLAGS.init_checkpoint)
     with staged_folder(FLAGS.output_dir) as staging:
         if FLAGS.format == "hf":
-            hf_export.write_huggingface_model(model, config, staging, vocab, FLAGS.do_lower_case, architecture)
+            labels = label_names(model.num_labels) if hasattr(model, "num_labels") else None
+            hf_export.write_huggingface_model(model, config, staging, vocab, FLAGS.do_lower_case, architecture,
+                                              labels)
         elif FLAGS.format == "google":
             export.export_google_model(model, config, staging, vocab_file=vocab)
         else:

@@ -12,7 +12,6 @@ six decimals. Any checkpoint form that `--init_checkpoint` accepts works.
 import json
 import re
 
-import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 from tqdm import tqdm
@@ -21,7 +20,7 @@ from bert import checkpoints, files
 from bert import flags as cli_flags
 from bert import modeling
 from bert.train import precision
-from bert.text import tokenization
+from bert.text import sequences, tokenization
 from bert.errors import InputError, run_main
 
 cli_flags.define_model_flags()
@@ -46,34 +45,6 @@ def read_examples(input_file):
         raise InputError(f"{input_file}: not UTF-8 text (byte {error.start})") from None
     pairs = [PAIR_SEPARATOR.match(line) for line in lines]
     return [(m.group(1), m.group(2)) if m else (line, None) for m, line in zip(pairs, lines)]
-
-
-def truncate_pair(tokens_a, tokens_b, max_length):
-    """Drops tokens from the end of the longer list until both fit in `max_length`."""
-    while len(tokens_a) + len(tokens_b) > max_length:
-        (tokens_a if len(tokens_a) > len(tokens_b) else tokens_b).pop()
-
-
-def to_features(examples, tokenizer, max_seq_length):
-    """Tokens per example and int32 arrays `input_ids`, `input_mask`, `segment_ids` [N, max_seq_length]."""
-    encoded_a = tokenizer.encode_batch([a for a, _ in examples])
-    encoded_b = tokenizer.encode_batch([b or "" for _, b in examples])
-    all_tokens = []
-    arrays = {name: np.zeros([len(examples), max_seq_length], np.int32)
-              for name in ("input_ids", "input_mask", "segment_ids")}
-    for i, ((_, text_b), a, b) in enumerate(zip(examples, encoded_a, encoded_b)):
-        tokens_a, tokens_b = list(a.tokens), list(b.tokens) if text_b is not None else []
-        if text_b is not None:
-            truncate_pair(tokens_a, tokens_b, max_seq_length - 3)
-        else:
-            tokens_a = tokens_a[: max_seq_length - 2]
-        tokens = ["[CLS]"] + tokens_a + ["[SEP]"] + (tokens_b + ["[SEP]"] if text_b is not None else [])
-        segments = [0] * (len(tokens_a) + 2) + [1] * (len(tokens) - len(tokens_a) - 2)
-        arrays["input_ids"][i, : len(tokens)] = tokenizer.convert_tokens_to_ids(tokens)
-        arrays["input_mask"][i, : len(tokens)] = 1
-        arrays["segment_ids"][i, : len(tokens)] = segments
-        all_tokens.append(tokens)
-    return all_tokens, arrays
 
 
 def parse_layers(text, num_layers):
@@ -121,7 +92,7 @@ def main(argv):
                          f"max_position_embeddings ({config.max_position_embeddings})")
     layers = parse_layers(FLAGS.layers, config.num_hidden_layers)
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
-    all_tokens, arrays = to_features(read_examples(FLAGS.input_file), tokenizer, FLAGS.max_seq_length)
+    all_tokens, arrays = sequences.encode_texts(tokenizer, read_examples(FLAGS.input_file), FLAGS.max_seq_length)
     model = modeling.build_model(modeling.BertModel(config), FLAGS.max_seq_length)
     logging.info(checkpoints.load_weights(model, FLAGS.init_checkpoint).summary())
 

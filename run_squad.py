@@ -1,8 +1,8 @@
 """SQuAD v1.1 / v2.0 fine-tuning and prediction with NVIDIA's flags.
 
-    SQuAD JSON -> squad/examples.py -> squad/features.py windows -> squad/input_pipeline.py
+    SQuAD JSON -> squad/examples.py -> squad/features.py windows -> train/array_input.py
         -> train/training.py step -> checkpoints
-    SQuAD JSON -> windows -> squad/inference.py -> squad/postprocess.py answers -> predictions.json, EM/F1
+    SQuAD JSON -> windows -> inference.py -> squad/postprocess.py answers -> predictions.json, EM/F1
 
 Training runs the shared step and loop (`bert/train/training.py`); its state lives in --output_dir,
 so rerunning the same command resumes exactly where it stopped. At the end the model is
@@ -22,15 +22,15 @@ import os
 
 from absl import app, flags, logging
 
-from bert import checkpoints, export, modeling
+from bert import checkpoints, export, inference, modeling
 from bert import flags as cli_flags
 from bert.errors import InputError, run_main
 from bert.files import make_writable_dir, write_text_atomically
 from bert.json_log import JsonLinesLog
-from bert.squad import evaluation, inference, input_pipeline, postprocess
+from bert.squad import evaluation, postprocess
 from bert.squad import features as squad_features
 from bert.text import tokenization
-from bert.train import losses, setup
+from bert.train import array_input, losses, setup
 
 cli_flags.define_model_flags(max_seq_length=384)
 cli_flags.define_precision_flags()
@@ -64,6 +64,7 @@ flags.DEFINE_float("null_score_diff_threshold", 0.0, "v2: predict no answer when
 flags.DEFINE_string("export_dir", None, "Also write a SavedModel here (signature serving_default: int32 "
                     "input_ids, input_mask, segment_ids [batch, max_seq_length] -> start_logits, end_logits).")
 FLAGS = flags.FLAGS
+TRAIN_COLUMNS = ("input_ids", "input_mask", "segment_ids", "start_positions", "end_positions")
 
 
 def check_flags():
@@ -113,8 +114,8 @@ def train(replicas, config, features, jit_compile):
     run = setup.build_training(replicas, FLAGS, lambda: build_model(config), num_train_steps,
                                num_warmup_steps, {"decay_after_warmup": FLAGS.decay_after_warmup},
                                random_init_note="No --init_checkpoint: training from randomly initialised weights.")
-    dataset = input_pipeline.make_train_dataset(replicas, features, per_replica_batch, int(run.step.numpy()),
-                                                FLAGS.seed)
+    columns = {name: value for name, value in features.arrays().items() if name in TRAIN_COLUMNS}
+    dataset = array_input.make_train_dataset(replicas, columns, per_replica_batch, int(run.step.numpy()), FLAGS.seed)
     last = run.train(losses.SQUAD, dataset, jit_compile, num_train_steps, global_batch,
                      setup.dllog_path(FLAGS, "squad_log.jsonl"))
     if replicas.is_chief:
@@ -139,14 +140,14 @@ def load_trained_model(strategy, config):
 
 def predict(model, examples, features, gold, jit_compile):
     """Writes the prediction files (and, given `gold`, eval_results.json) into --output_dir; logs the run."""
-    start_logits, end_logits, seconds = inference.predict_logits(model, features, FLAGS.predict_batch_size,
-                                                                 jit_compile)
+    logits, seconds = inference.predict_outputs(model, len(features), features.arrays, export.SQUAD_OUTPUTS,
+                                                FLAGS.predict_batch_size, jit_compile)
     record = inference.throughput_record(seconds, len(features), FLAGS.predict_batch_size)
     logging.info("prediction: %s", json.dumps(record))
     print(f"Prediction: {len(features)} windows at {record['sentences_per_second']} sentences/s "
           f"(batch {FLAGS.predict_batch_size}, average latency {record['latency_ms_avg']} ms per batch).", flush=True)
     result = postprocess.compute_predictions(
-        examples, features, start_logits, end_logits, n_best_size=FLAGS.n_best_size,
+        examples, features, logits["start_logits"], logits["end_logits"], n_best_size=FLAGS.n_best_size,
         max_answer_length=FLAGS.max_answer_length, version_2_with_negative=FLAGS.version_2_with_negative,
         null_score_diff_threshold=FLAGS.null_score_diff_threshold)
     for path in postprocess.write_predictions(result, FLAGS.output_dir):

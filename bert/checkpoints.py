@@ -19,6 +19,7 @@ Example:
 
 import dataclasses
 import glob
+import json
 import os
 import re
 import shutil
@@ -103,9 +104,10 @@ def _open_safetensors(path):
         handle = safetensors.safe_open(path, framework="numpy")
     except (OSError, safetensors.SafetensorError) as error:
         raise InputError(f"{path}: unreadable safetensors file ({error})") from None
+    tagger = _architecture_beside(path) == "BertForTokenClassification"
     names = {}
     for key in handle.keys():
-        google_name, transpose = huggingface_to_google_name(key)
+        google_name, transpose = huggingface_to_google_name(key, tagger)
         if google_name is not None:
             names[google_name] = (key, transpose)
 
@@ -123,6 +125,17 @@ def _open_safetensors(path):
     return WeightSource(f"Hugging Face safetensors {path}", shapes, read)
 
 
+def _architecture_beside(path):
+    """The first `architectures` entry of the config.json next to `path`, or None."""
+    config = os.path.join(os.path.dirname(os.path.abspath(path)), "config.json")
+    try:
+        with open(config, encoding="utf-8") as f:
+            architectures = json.load(f).get("architectures") or [None]
+    except (OSError, ValueError, AttributeError):
+        return None
+    return architectures[0]
+
+
 _HF_LAYER = re.compile(r"(^|/)layer/(\d+)/")
 HF_SPECIAL_NAMES = {
     "cls/predictions/bias": "cls/predictions/output_bias",
@@ -135,8 +148,11 @@ HF_SPECIAL_NAMES = {
 }
 
 
-def huggingface_to_google_name(key):
+def huggingface_to_google_name(key, tagger=False):
     """Maps a Hugging Face BERT key to (Google name, transpose?), or (None, False) if it has none.
+
+    `tagger`: the key is from a `BertForTokenClassification`, whose `classifier` is our
+    `cls/ner/` head rather than Google's sentence classifier.
 
     Linear weights are [out, in] in PyTorch and [in, out] kernels in TF, so they transpose;
     the [2, hidden] head weights keep Google's [num_outputs, hidden] layout. The decoder
@@ -146,7 +162,8 @@ def huggingface_to_google_name(key):
     if name.startswith("bert/"):
         name = name[len("bert/"):]
     if name in HF_SPECIAL_NAMES:
-        return HF_SPECIAL_NAMES[name], False
+        google_name = HF_SPECIAL_NAMES[name]
+        return ("cls/ner/" + google_name if tagger and name.startswith("classifier/") else google_name), False
     if name.startswith("cls/predictions/decoder") or name.endswith("position_ids"):
         return None, False
     name = _HF_LAYER.sub(lambda m: f"{m.group(1)}layer_{m.group(2)}/", name)

@@ -30,6 +30,7 @@ SQUAD_OUTPUTS = ("start_logits", "end_logits")
 SERVED = {
     "BertForQuestionAnswering": (None, SQUAD_OUTPUTS),
     "BertForSequenceClassification": (None, ("logits",)),
+    "BertForTokenClassification": (None, ("logits",)),
     "BertForPreTraining": ("bert", ("sequence_output", "pooled_output")),
     "BertModel": (None, ("sequence_output", "pooled_output")),
 }
@@ -93,6 +94,8 @@ def architecture_of(shapes):
         return "BertForQuestionAnswering", None
     if "cls/predictions/output_bias" in shapes:
         return "BertForPreTraining", None
+    if "cls/ner/output_weights" in shapes:
+        return "BertForTokenClassification", shapes["cls/ner/output_weights"][0]
     if "output_weights" in shapes:
         return "BertForSequenceClassification", shapes["output_weights"][0]
     return "BertModel", None
@@ -104,12 +107,12 @@ def model_for_checkpoint(config, init_checkpoint):
     Raises:
         InputError: no checkpoint at `init_checkpoint`, or `config` does not match it (a
             weight of another shape, missing from it, or left over in it; a pooler is
-            rightly left over for the span head, which has none).
+            rightly left over for the span and tagging heads, which have none).
     """
     source = checkpoints.open_weights(init_checkpoint)
     architecture, num_labels = architecture_of(source.shapes)
-    if architecture == "BertForSequenceClassification":
-        model = modeling.BertForSequenceClassification(config, num_labels)
+    if num_labels is not None:
+        model = getattr(modeling, architecture)(config, num_labels)
     else:
         model = getattr(modeling, architecture)(config)
     modeling.build_model(model)

@@ -28,6 +28,7 @@ from bert import checkpoints
 from bert.files import write_text_atomically
 
 _GOOGLE_SPECIAL = {google: hf for hf, google in checkpoints.HF_SPECIAL_NAMES.items()}
+_GOOGLE_SPECIAL.update({"cls/ner/output_weights": "classifier/weight", "cls/ner/output_bias": "classifier/bias"})
 _GOOGLE_LAYER = re.compile(r"/layer_(\d+)/")
 # Google's `hidden_act` values and HF's names for the same functions.
 _HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_new", "gelu_approximate": "gelu_new", "relu": "relu"}
@@ -59,7 +60,7 @@ def google_to_huggingface_name(google_name, base_prefix="bert."):
 def huggingface_config(config, architecture, pad_token_id=0, labels=None):
     """HF's config.json content for `config` (a `BertConfig`) and an architecture name.
 
-    `labels`, for a sequence classifier, names the classes in logit order.
+    `labels`, for a classifier or tagger, names the classes in logit order.
     """
     values = {
         "architectures": [architecture],
@@ -113,9 +114,9 @@ def write_huggingface_model(model, config, output_dir, vocab_file, do_lower_case
         vocab_file: the WordPiece vocabulary, one token per line; copied as vocab.txt.
         do_lower_case: whether the tokenizer lower-cases and strips accents.
         architecture: HF's class name ("BertModel", "BertForPreTraining", ...).
-        labels: class names of a sequence classifier, in logit order (default LABEL_0, LABEL_1, ...).
+        labels: class names of a classifier or tagger, in logit order (default LABEL_0, LABEL_1, ...).
     """
-    if architecture == "BertForSequenceClassification" and labels is None:
+    if architecture in ("BertForSequenceClassification", "BertForTokenClassification") and labels is None:
         labels = [f"LABEL_{i}" for i in range(model.num_labels)]
     tokens = _vocab_tokens(vocab_file)
     base_prefix = "" if architecture == "BertModel" else "bert."

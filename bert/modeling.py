@@ -414,6 +414,31 @@ class BertForSequenceClassification(_BertWithHead):
         return self.classifier.google_weights("")
 
 
+class BertForTokenClassification(_BertWithHead):
+    """Encoder + dropout + classifier on every token: float32 `logits` [B, S, num_labels].
+
+    Google has no tagging model; its weights take the names `cls/ner/output_weights`
+    [num_labels, hidden] and `cls/ner/output_bias` (HF: `classifier.weight`, `.bias`).
+    The encoder has no pooler, as in transformers' `BertForTokenClassification`.
+    """
+
+    def __init__(self, config, num_labels, **kwargs):
+        super().__init__(config, add_pooling_layer=False, **kwargs)
+        self.num_labels = num_labels
+        self.dropout = Dropout(config.hidden_dropout_prob)
+        self.classifier = _LogitsLayer(num_labels, config.initializer_range, name="classifier")
+
+    def call(self, inputs, training=False):
+        sequence = self.bert(inputs, training=training)["sequence_output"]
+        return {"logits": self.classifier(self.dropout(sequence, training=training))}
+
+    def get_config(self):
+        return {**super().get_config(), "num_labels": self.num_labels}
+
+    def _head_google_weights(self):
+        return self.classifier.google_weights("cls/ner/")
+
+
 def build_model(model, seq_length=8, num_predictions=2):
     """Creates every variable of `model` by running it once on a tiny dummy batch; returns it."""
     model(dummy_inputs(1, seq_length, num_predictions))

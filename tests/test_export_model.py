@@ -17,15 +17,16 @@ import tensorflow as tf
 from bert import checkpoints, export, hf_export, modeling
 from conftest import REPO_ROOT, TINY_CONFIG, golden
 
-ARCHITECTURES = ("BertForPreTraining", "BertForQuestionAnswering", "BertForSequenceClassification", "BertModel")
+ARCHITECTURES = ("BertForPreTraining", "BertForQuestionAnswering", "BertForSequenceClassification",
+                 "BertForTokenClassification", "BertModel")
 
 
 def tiny_model(architecture, seed=0, config=TINY_CONFIG):
-    """A built tiny model of `architecture` with seeded random weights (3 labels for the classifier)."""
+    """A built tiny model of `architecture` with seeded random weights (3 labels for the classifiers)."""
     keras.utils.set_random_seed(seed)
     bert_config = modeling.BertConfig.from_dict(config)
-    if architecture == "BertForSequenceClassification":
-        model = modeling.BertForSequenceClassification(bert_config, 3)
+    if architecture in ("BertForSequenceClassification", "BertForTokenClassification"):
+        model = getattr(modeling, architecture)(bert_config, 3)
     else:
         model = getattr(modeling, architecture)(bert_config)
     modeling.build_model(model)
@@ -56,7 +57,8 @@ def test_every_name_maps_back_to_the_same_google_name(architecture):
     base_prefix = "" if architecture == "BertModel" else "bert."
     for google_name, slot in tiny_model(architecture).google_weights().items():
         key, transpose = hf_export.google_to_huggingface_name(google_name, base_prefix)
-        assert checkpoints.huggingface_to_google_name(key) == (google_name, transpose), key
+        tagger = architecture == "BertForTokenClassification"
+        assert checkpoints.huggingface_to_google_name(key, tagger) == (google_name, transpose), key
         assert transpose == (len(slot.shape) == 2 and google_name.endswith("/kernel"))
 
 
@@ -93,8 +95,9 @@ def test_hf_export_round_trip_is_bit_identical(tmp_path, tiny_vocab_file, archit
         json.loads((tmp_path / "trained" / "bert_config.json").read_text())
 
 
-def test_classifier_export_keeps_its_label_count(tmp_path, tiny_vocab_file):
-    write_checkpoint_folder(tmp_path / "trained", "BertForSequenceClassification", tiny_vocab_file)
+@pytest.mark.parametrize("architecture", ["BertForSequenceClassification", "BertForTokenClassification"])
+def test_classifier_export_keeps_its_label_count(tmp_path, tiny_vocab_file, architecture):
+    write_checkpoint_folder(tmp_path / "trained", architecture, tiny_vocab_file)
     result = run_export(f"--init_checkpoint={tmp_path / 'trained'}", f"--output_dir={tmp_path / 'hf'}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(json.loads((tmp_path / "hf" / "config.json").read_text())["id2label"]) == 3

@@ -54,9 +54,11 @@ def our_inputs(vocab_file, texts, max_seq_length, do_lower_case):
 
 
 @pytest.mark.parametrize("architecture,heads", [
-    ("BertForPreTraining", {"prediction_logits": "masked_lm_logits", "seq_relationship_logits": "next_sentence_logits"}),
+    ("BertForPreTraining", {"prediction_logits": "masked_lm_logits",
+                            "seq_relationship_logits": "next_sentence_logits"}),
     ("BertForQuestionAnswering", {"start_logits": "start_logits", "end_logits": "end_logits"}),
     ("BertForSequenceClassification", {"logits": "logits"}),
+    ("BertForTokenClassification", {"logits": "logits"}),
 ])
 def test_transformers_loads_each_head_and_computes_what_we_compute(tmp_path, tiny_vocab_file, architecture, heads):
     seq = 16

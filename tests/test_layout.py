@@ -7,7 +7,8 @@ import sys
 from conftest import REPO_ROOT
 
 ENTRY_POINTS = {"build_vocab.py", "create_pretraining_data.py", "run_pretraining.py", "run_squad.py",
-                "extract_features.py", "evaluate-v1.1.py", "evaluate-v2.0.py", "export_model.py"}
+                "extract_features.py", "evaluate-v1.1.py", "evaluate-v2.0.py", "export_model.py",
+                "run_classifier.py", "run_ner.py"}
 SYS_PATH_EDIT = re.compile(r"^\s*sys\.path\.(insert|append)\(", re.M)
 SHIMS = {"modeling.py": "bert.modeling", "tokenization.py": "bert.text.tokenization",
          "optimization.py": "bert.train.optimization"}

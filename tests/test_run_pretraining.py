@@ -58,6 +58,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(workspace, tmp_path):
     flags = ["--train_batch_size=4", "--num_train_steps=16", "--save_checkpoints_steps=4"]
     straight = run(pretraining_command(workspace, tmp_path / "straight", *flags))
     assert straight.returncode == 0, straight.stderr[-2000:]
+    assert tf.train.latest_checkpoint(str(tmp_path / "straight")) == str(tmp_path / "straight" / "ckpt-16")
 
     killed_dir = tmp_path / "killed"
     process = subprocess.Popen(pretraining_command(workspace, killed_dir, *flags),

@@ -54,10 +54,6 @@ def _pretraining_losses(batch, outputs, totals):
     return {"loss": masked_lm + next_sentence, "masked_lm_loss": masked_lm, "next_sentence_loss": next_sentence}
 
 
-def _squad_normalizers(batch):
-    return {"sequences": tf.cast(tf.shape(batch["input_ids"])[0], tf.float32)}
-
-
 def _squad_losses(batch, outputs, totals):
     """Mean of the start-position and end-position cross-entropies (Google's run_squad)."""
     start = tf.reduce_sum(_cross_entropy(batch["start_positions"], outputs["start_logits"])) / totals["sequences"]
@@ -65,5 +61,36 @@ def _squad_losses(batch, outputs, totals):
     return {"loss": (start + end) / 2.0, "start_loss": start, "end_loss": end}
 
 
+def _sequence_normalizers(batch):
+    return {"sequences": tf.cast(tf.shape(batch["input_ids"])[0], tf.float32)}
+
+
+def _classification_losses(batch, outputs, totals):
+    """Cross-entropy of `label_ids` [B] against `logits` [B, num_labels], averaged over sequences."""
+    loss = tf.reduce_sum(_cross_entropy(batch["label_ids"], outputs["logits"])) / totals["sequences"]
+    return {"loss": loss}
+
+
+def _regression_losses(batch, outputs, totals):
+    """Squared error of float32 `label_ids` [B] against `logits` [B, 1], averaged over sequences."""
+    errors = tf.square(tf.squeeze(outputs["logits"], -1) - tf.cast(batch["label_ids"], tf.float32))
+    return {"loss": tf.reduce_sum(errors) / totals["sequences"]}
+
+
+def _tagging_normalizers(batch):
+    return {"tagged_tokens": tf.reduce_sum(tf.cast(batch["label_ids"] >= 0, tf.float32))}
+
+
+def _tagging_losses(batch, outputs, totals):
+    """Cross-entropy over the tokens whose `label_ids` [B, S] is >= 0 (first pieces), averaged over them."""
+    labels = batch["label_ids"]
+    token_losses = _cross_entropy(tf.maximum(labels, 0), outputs["logits"])
+    loss = tf.reduce_sum(token_losses * tf.cast(labels >= 0, tf.float32)) / tf.maximum(totals["tagged_tokens"], 1.0)
+    return {"loss": loss}
+
+
 PRETRAINING = Task(_pretraining_normalizers, _pretraining_losses, ("loss", "masked_lm_loss", "next_sentence_loss"))
-SQUAD = Task(_squad_normalizers, _squad_losses, ("loss", "start_loss", "end_loss"))
+SQUAD = Task(_sequence_normalizers, _squad_losses, ("loss", "start_loss", "end_loss"))
+CLASSIFICATION = Task(_sequence_normalizers, _classification_losses, ("loss",))
+REGRESSION = Task(_sequence_normalizers, _regression_losses, ("loss",))
+TAGGING = Task(_tagging_normalizers, _tagging_losses, ("loss",))

@@ -27,6 +27,7 @@ import os
 import re
 
 import tensorflow as tf
+from tensorflow.python.util import deprecation  # pylint: disable=no-name-in-module
 
 from bert import checkpoints
 from bert.errors import InputError
@@ -71,8 +72,9 @@ class TrainState:
         checkpoints.save_tensors(prefix, self._tensors())
         steps = [saved for saved in self.saved_steps() if saved != step] + [step]
         kept, pruned = steps[-self.keep:], steps[:-self.keep]
-        tf.compat.v1.train.update_checkpoint_state(os.path.abspath(self.output_dir), f"ckpt-{step}",
-                                                   all_model_checkpoint_paths=[f"ckpt-{s}" for s in kept])
+        with deprecation.silence():  # TF's own writer of the pointer, kept in TF 2 but flagged as TF1-era
+            tf.compat.v1.train.update_checkpoint_state(os.path.abspath(self.output_dir), f"ckpt-{step}",
+                                                       all_model_checkpoint_paths=[f"ckpt-{s}" for s in kept])
         for old in pruned:
             for path in glob.glob(os.path.join(self.output_dir, f"ckpt-{old}.*")):
                 os.remove(path)

@@ -10,7 +10,8 @@ rightly left unused). The .npz written holds, for the texts given
     last_hidden_state                           float32 [N, L, hidden], from AutoModel
     and the head's float32 outputs: prediction_logits [N, L, vocab] and
     seq_relationship_logits [N, 2] (pretraining), start_logits and end_logits [N, L]
-    (question answering) or logits [N, labels] (sequence classification).
+    (question answering), or logits [N, labels] (sequence classification) or [N, L, labels]
+    (token classification).
 
     python -m tests.reference.hf_export_outputs --model_dir=DIR --texts_file=texts.txt \
         --max_seq_length=32 --output_file=outputs.npz
@@ -27,11 +28,13 @@ HEAD_OUTPUTS = {
     "BertForPreTraining": ("AutoModelForPreTraining", ("prediction_logits", "seq_relationship_logits")),
     "BertForQuestionAnswering": ("AutoModelForQuestionAnswering", ("start_logits", "end_logits")),
     "BertForSequenceClassification": ("AutoModelForSequenceClassification", ("logits",)),
+    "BertForTokenClassification": ("AutoModelForTokenClassification", ("logits",)),
     "BertModel": ("AutoModel", ()),
 }
 
-# transformers' span head has no pooler, so its encoder is loaded without one.
-ENCODER_OPTIONS = {"BertForQuestionAnswering": {"add_pooling_layer": False}}
+# transformers' span and tagging heads have no pooler, so its encoder is loaded without one.
+ENCODER_OPTIONS = {"BertForQuestionAnswering": {"add_pooling_layer": False},
+                   "BertForTokenClassification": {"add_pooling_layer": False}}
 
 
 def load_cleanly(auto_class, model_dir, head_keys_unused=False, **model_options):

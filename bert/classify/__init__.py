@@ -1,0 +1,1 @@
+"""Sentence(-pair) classification: task files -> examples (processors.py); GLUE scores (metrics.py)."""
