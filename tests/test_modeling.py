@@ -144,3 +144,22 @@ def test_matches_hugging_face_pretraining_model(tmp_path, config):
     ours = model(batch)
     np.testing.assert_allclose(ours["masked_lm_logits"], reference["masked_lm_logits"], atol=1e-4)
     np.testing.assert_allclose(ours["next_sentence_logits"], reference["next_sentence_logits"], atol=1e-4)
+
+
+def test_bfloat16_softmax_equals_the_float32_one_bit_for_bit():
+    """The bf16 attention softmax skips the widening because the kernel accumulates in float32 anyway."""
+    rng = np.random.default_rng(0)
+    scores = tf.cast(rng.normal(0, 4, (2, 3, 64, 64)).astype(np.float32), tf.bfloat16)
+    mask_bias = tf.constant((rng.random((2, 1, 1, 64)) < 0.3) * modeling.ATTENTION_MASK_BIAS, tf.float32)
+    widened = tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32) + mask_bias), tf.bfloat16)
+    np.testing.assert_array_equal(modeling._masked_softmax(scores, mask_bias).numpy(), widened.numpy())
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+def test_exact_gelu_is_keras_gelu(dtype):
+    x = tf.cast(tf.linspace(-8.0, 8.0, 4001), dtype)
+    expected = keras.activations.gelu(tf.cast(x, tf.float32), approximate=False)
+    tolerance = 1e-6 if dtype == tf.float32 else 1e-2
+    np.testing.assert_allclose(tf.cast(modeling.exact_gelu(x), tf.float32).numpy(), expected.numpy(),
+                               atol=tolerance, rtol=tolerance)
+    assert modeling.exact_gelu(x).dtype == dtype
