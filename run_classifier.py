@@ -33,7 +33,7 @@ from bert.classify import processors
 from bert.errors import InputError, run_main
 from bert.files import make_writable_dir, write_text_atomically
 from bert.json_log import JsonLinesLog
-from bert.text import sequences, tokenization
+from bert.text import sequences
 from bert.train import array_input, losses, setup
 
 cli_flags.define_model_flags(max_seq_length=128)
@@ -212,15 +212,7 @@ def main(argv):
         FLAGS.task_name, xnli_language=FLAGS.xnli_language, text_a_column=FLAGS.text_a_column,
         text_b_column=FLAGS.text_b_column, label_column=FLAGS.label_column)
     replicas, jit_compile = setup.start(FLAGS)
-    config = modeling.BertConfig.from_json_file(
-        cli_flags.resolve_bert_config(FLAGS.bert_config_file, FLAGS.init_checkpoint))
-    if FLAGS.max_seq_length > config.max_position_embeddings:
-        raise InputError(f"--max_seq_length: {FLAGS.max_seq_length} exceeds the config's max_position_embeddings "
-                         f"({config.max_position_embeddings})")
-    tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
-    if len(tokenizer.vocab) > config.vocab_size:
-        raise InputError(f"--vocab_file: {FLAGS.vocab_file} has {len(tokenizer.vocab)} tokens but the model's "
-                         f"vocab_size is {config.vocab_size}")
+    config, tokenizer = cli_flags.config_and_tokenizer(FLAGS)
     examples = read_examples(processor)
     label_list = None if processor.is_regression else processor.labels()
     num_outputs = 1 if label_list is None else len(label_list)

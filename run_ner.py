@@ -39,7 +39,6 @@ from bert.files import make_writable_dir, staged_folder, write_text_atomically
 from bert.json_log import JsonLinesLog
 from bert.ner import conll, metrics
 from bert.ner import features as ner_features
-from bert.text import tokenization
 from bert.train import array_input, losses, setup
 
 cli_flags.define_model_flags(max_seq_length=128)
@@ -321,15 +320,7 @@ def main(argv):
     del argv
     check_flags()
     replicas, jit_compile = setup.start(FLAGS)
-    config = modeling.BertConfig.from_json_file(
-        cli_flags.resolve_bert_config(FLAGS.bert_config_file, FLAGS.init_checkpoint))
-    if FLAGS.max_seq_length > config.max_position_embeddings:
-        raise InputError(f"--max_seq_length: {FLAGS.max_seq_length} exceeds the config's max_position_embeddings "
-                         f"({config.max_position_embeddings})")
-    tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
-    if len(tokenizer.vocab) > config.vocab_size:
-        raise InputError(f"--vocab_file: {FLAGS.vocab_file} has {len(tokenizer.vocab)} tokens but the model's "
-                         f"vocab_size is {config.vocab_size}")
+    config, tokenizer = cli_flags.config_and_tokenizer(FLAGS)
     # Every input is read and checked before anything is trained or written.
     labels, train_split, dev_split, test_split = read_inputs(replicas, tokenizer)
     make_writable_dir(FLAGS.output_dir)

@@ -29,7 +29,6 @@ from bert.files import make_writable_dir, write_text_atomically
 from bert.json_log import JsonLinesLog
 from bert.squad import evaluation, postprocess
 from bert.squad import features as squad_features
-from bert.text import tokenization
 from bert.train import array_input, losses, setup
 
 cli_flags.define_model_flags(max_seq_length=384)
@@ -166,15 +165,7 @@ def main(argv):
     del argv
     check_flags()
     replicas, jit_compile = setup.start(FLAGS)
-    config = modeling.BertConfig.from_json_file(
-        cli_flags.resolve_bert_config(FLAGS.bert_config_file, FLAGS.init_checkpoint))
-    if FLAGS.max_seq_length > config.max_position_embeddings:
-        raise InputError(f"--max_seq_length: {FLAGS.max_seq_length} exceeds the config's max_position_embeddings "
-                         f"({config.max_position_embeddings})")
-    tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
-    if len(tokenizer.vocab) > config.vocab_size:
-        raise InputError(f"--vocab_file: {FLAGS.vocab_file} has {len(tokenizer.vocab)} tokens but the model's "
-                         f"vocab_size is {config.vocab_size}")
+    config, tokenizer = cli_flags.config_and_tokenizer(FLAGS)
     # Every input is read and checked before anything is trained or written.
     train_features = read_features(FLAGS.train_file, tokenizer, is_training=True)[1] if FLAGS.do_train else None
     if FLAGS.do_predict:

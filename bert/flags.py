@@ -1,7 +1,8 @@
 """Flags shared by the scripts, with Google's and NVIDIA's names and defaults.
 
 Each `define_*` function declares one group; a script calls the groups it needs, then
-`resolve_bert_config` to find the config when `--bert_config_file` is left out, and
+`resolve_bert_config` to find the config when `--bert_config_file` is left out (or
+`config_and_tokenizer` for the config and the checked tokenizer at once), and
 `require` / `require_at_least_one` to check values before any work is done.
 
 absl lists a flag in a script's `--help` when the script defined it. The training flags
@@ -15,7 +16,9 @@ import os
 
 from absl import flags
 
+from bert import modeling
 from bert.errors import InputError
+from bert.text import tokenization
 
 flags.disclaim_key_flags()
 _THIS_MODULE = {"module_name": __name__}  # for the groups listed under bert.flags
@@ -79,6 +82,25 @@ def resolve_bert_config(bert_config_file, init_checkpoint):
             if os.path.exists(candidate):
                 return candidate
     raise InputError("--bert_config_file: not given, and no bert_config.json or config.json next to --init_checkpoint")
+
+
+def config_and_tokenizer(flag_values):
+    """(BertConfig, FullTokenizer) from --bert_config_file (or the checkpoint's), --vocab_file, --do_lower_case.
+
+    Raises:
+        InputError: no config, --max_seq_length beyond the config's max_position_embeddings,
+            or a vocabulary larger than the config's vocab_size.
+    """
+    config = modeling.BertConfig.from_json_file(
+        resolve_bert_config(flag_values.bert_config_file, flag_values.init_checkpoint))
+    if flag_values.max_seq_length > config.max_position_embeddings:
+        raise InputError(f"--max_seq_length: {flag_values.max_seq_length} exceeds the config's "
+                         f"max_position_embeddings ({config.max_position_embeddings})")
+    tokenizer = tokenization.FullTokenizer(flag_values.vocab_file, flag_values.do_lower_case)
+    if len(tokenizer.vocab) > config.vocab_size:
+        raise InputError(f"--vocab_file: {flag_values.vocab_file} has {len(tokenizer.vocab)} tokens but the "
+                         f"model's vocab_size is {config.vocab_size}")
+    return config, tokenizer
 
 
 def require(**values):
