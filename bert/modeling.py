@@ -216,7 +216,8 @@ class BertLayer(keras.layers.Layer):
         mask_bias = (1.0 - tf.cast(input_mask, tf.float32)[:, tf.newaxis, tf.newaxis, :]) * ATTENTION_MASK_BIAS
         qkv = tf.reshape(self.query_key_value(hidden), [-1, seq_length, 3, self.num_heads, self.head_size])
         query, key, value = tf.unstack(qkv, axis=2)
-        scores = tf.einsum("bqnd,bknd->bnqk", query, key) * (1.0 / math.sqrt(self.head_size))
+        # Scaling the queries [B, S, N, D] costs S / D times less than scaling the scores [B, N, S, S].
+        scores = tf.einsum("bqnd,bknd->bnqk", query * (1.0 / math.sqrt(self.head_size)), key)
         probs = self.attention_dropout(_masked_softmax(scores, mask_bias), training=training)
         context = tf.reshape(tf.einsum("bnqk,bknd->bqnd", probs, value), [-1, seq_length, self.num_heads * self.head_size])
         attention = self.attention_output_dropout(self.attention_output(context), training=training)
