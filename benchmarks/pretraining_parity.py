@@ -59,8 +59,9 @@ import time
 import numpy as np
 
 from benchmarks import bigbench_data
-from benchmarks.side_by_side import (FRAMEWORKS, REPO, add_reference_python_flag, cpu_model, default_model_dir,
-                                     fresh_dir, load_average, mean_std, run_timed, tensorflow_version)
+from benchmarks.side_by_side import (FRAMEWORKS, REPO, add_reference_python_flag, comma_list, cpu_model,
+                                     default_model_dir, fresh_dir, load_average, mean_std, run_timed,
+                                     tensorflow_version)
 MODEL_CONFIG = {"vocab_size": 30522, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
                 "intermediate_size": 512, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
                 "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
@@ -362,16 +363,9 @@ def parse_args(argv=None):
                         help="run_pretraining.py --use_xla (default on)")
     add_reference_python_flag(parser)
     args = parser.parse_args(argv)
-    unknown = set(args.steps.split(",")) - set(STEPS)
-    if unknown:
-        parser.error(f"--steps: unknown {sorted(unknown)}; choose from {','.join(STEPS)}")
-    unknown = set(args.optimizers.split(",")) - set(OPTIMIZERS)
-    if unknown:
-        parser.error(f"--optimizers: unknown {sorted(unknown)}; choose from {','.join(OPTIMIZERS)}")
-    args.frameworks = args.frameworks.split(",")
-    unknown = set(args.frameworks) - set(FRAMEWORKS)
-    if unknown:
-        parser.error(f"--frameworks: unknown {sorted(unknown)}; choose from {','.join(FRAMEWORKS)}")
+    comma_list(parser, "steps", args.steps, STEPS)
+    comma_list(parser, "optimizers", args.optimizers, OPTIMIZERS)
+    args.frameworks = comma_list(parser, "frameworks", args.frameworks, FRAMEWORKS)
     try:
         args.seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError:

@@ -24,7 +24,7 @@ import os
 import sys
 
 from benchmarks import bigbench_data
-from benchmarks.side_by_side import (REPO, cpu_model, fresh_dir, load_average, mean_std, official_scores, run_seeds,
+from benchmarks.side_by_side import (REPO, comma_list, cpu_model, fresh_dir, load_average, mean_std, official_scores, run_seeds,
                                      run_timed)
 INITS = ("pretrained", "random")
 
@@ -102,9 +102,7 @@ def parse_args(argv=None):
     parser.add_argument("--num_train_epochs", type=float, default=2.0)
     parser.add_argument("--warmup_proportion", type=float, default=0.1)
     args = parser.parse_args(argv)
-    args.inits = args.inits.split(",")
-    if set(args.inits) - set(INITS):
-        parser.error(f"--inits: unknown {sorted(set(args.inits) - set(INITS))}; choose from {','.join(INITS)}")
+    args.inits = comma_list(parser, "inits", args.inits, INITS)
     try:
         args.seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError:

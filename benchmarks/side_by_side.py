@@ -116,13 +116,21 @@ def add_reference_python_flag(parser):
                              "else .venv-reference/bin/python; scripts/test.sh -m reference creates it)")
 
 
+def comma_list(parser, flag, value, choices):
+    """The items of the comma-separated `value` of --`flag`; exits through `parser.error` if one is not in
+    `choices`."""
+    items = value.split(",")
+    unknown = set(items) - set(choices)
+    if unknown:
+        parser.error(f"--{flag}: unknown {sorted(unknown)}; choose from {','.join(choices)}")
+    return items
+
+
 def check_args(parser, args, steps, positive_names):
     """Checks --steps (a subset of `steps`), --seeds (parsed into ints), the `positive_names` flags (>= 1),
     --model_dir and --reference_python (when the pytorch step runs); makes --work_dir and --model_dir absolute.
     Exits through `parser.error` on the first problem."""
-    unknown = set(args.steps.split(",")) - set(steps)
-    if unknown:
-        parser.error(f"--steps: unknown {sorted(unknown)}; choose from {','.join(steps)}")
+    comma_list(parser, "steps", args.steps, steps)
     try:
         args.seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError:
