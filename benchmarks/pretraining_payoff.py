@@ -24,8 +24,8 @@ import os
 import sys
 
 from benchmarks import bigbench_data
-from benchmarks.side_by_side import (REPO, comma_list, cpu_model, fresh_dir, load_average, mean_std, official_scores, run_seeds,
-                                     run_timed)
+from benchmarks.side_by_side import (REPO, comma_list, cpu_model, fresh_dir, load_average, mean_std, official_scores,
+                                     run_seeds, run_timed)
 INITS = ("pretrained", "random")
 
 

@@ -132,7 +132,8 @@ def print_tables(results):
               f"{data['dev']['questions']} questions of {data['dev']['set']} ({data['dev']['paragraphs']} paragraphs, "
               f"{data['dev']['articles']} articles), data seed {data['seed']}. "
               f"Recipe: seq {settings['max_seq_length']}, "
-              f"stride {settings['doc_stride']}{stride_note(settings)}, batch {settings['train_batch_size']}, lr {settings['learning_rate']}, "
+              f"stride {settings['doc_stride']}{stride_note(settings)}, batch {settings['train_batch_size']}, "
+              f"lr {settings['learning_rate']}, "
               f"{settings['num_train_epochs']} epochs, warmup {settings['warmup_proportion']}")
     runs = results["runs"]
     if not any(runs.values()):
@@ -188,7 +189,8 @@ def parse_args(argv=None):
     parser.add_argument("--max_seq_length", type=int, default=192)
     parser.add_argument("--doc_stride", type=int, default=128)
     parser.add_argument("--ours_doc_stride", type=int, default=None,
-                        help="run_squad.py's --doc_stride when it should differ from PyTorch's (default: --doc_stride); "
+                        help="run_squad.py's --doc_stride when it should differ from PyTorch's (default: "
+                             "--doc_stride); "
                              "e.g. 47 at seq 192 steps about as far as transformers' overlap of 128 does")
     parser.add_argument("--train_batch_size", type=int, default=16)
     parser.add_argument("--predict_batch_size", type=int, default=16)
