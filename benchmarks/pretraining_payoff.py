@@ -15,7 +15,8 @@ pretrained with that seed, so the spread over seeds covers pretraining and fine-
     python -m benchmarks.pretraining_payoff --work_dir=/tmp/payoff \\
         --pretrained_dir=/tmp/pretraining_parity/ours_lamb_seed{seed} --seeds=1,2,3
 
-Results of other seeds with the same settings in <work_dir>/results.json are kept.
+Results of other seeds with the same settings in <work_dir>/results.json are kept, also those that
+another process running other seeds in the same --work_dir saves meanwhile: seeds can run in parallel.
 """
 
 import argparse
@@ -25,7 +26,7 @@ import sys
 
 from benchmarks import bigbench_data
 from benchmarks.side_by_side import (REPO, comma_list, cpu_model, fresh_dir, load_average, mean_std, official_scores,
-                                     run_seeds, run_timed)
+                                     run_seeds, run_timed, save_merged)
 INITS = ("pretrained", "random")
 
 
@@ -143,11 +144,12 @@ def main(argv=None):
             results["runs"] = earlier["runs"]
     print(f"Settings: {json.dumps(settings)}; seeds {args.seeds}; {results['cpu']}", flush=True)
 
+    def summarize(runs):
+        return {init: {key: list(mean_std([run[key] for run in runs[init].values()]))
+                       for key in ("f1", "exact_match")} for init in INITS if runs[init]}
+
     def save():
-        results["summary"] = {init: {key: list(mean_std([run[key] for run in results["runs"][init].values()]))
-                                     for key in ("f1", "exact_match")} for init in INITS if results["runs"][init]}
-        with open(results_path, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=1)
+        save_merged(results_path, results, summarize)
 
     run_seeds(args.seeds, {init: (lambda seed, init=init: run_squad(args, data, seed, init)) for init in args.inits},
               results, save, lambda record: f"F1 {record['f1']:.2f}, EM {record['exact_match']:.2f}")

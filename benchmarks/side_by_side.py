@@ -1,6 +1,7 @@
 """What the side-by-side benchmarks share: running a child timed, the machine's description, the common flags,
 results.json, and the loop over seeds that runs ours and PyTorch in turn."""
 
+import fcntl
 import importlib.metadata
 import json
 import os
@@ -9,6 +10,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from bert.files import write_text_atomically
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMEWORKS = ("ours", "pytorch")
@@ -165,6 +168,24 @@ def load_results(results_path, settings):
     results["cpu"] = cpu_model()
     results.setdefault("versions", {})["tensorflow"] = tensorflow_version()
     return results
+
+
+def save_merged(results_path, results, summarize):
+    """Writes `results` to results_path, first merging in the runs that another process running the same
+    settings saved there meanwhile (the file is locked while read and rewritten), so that seeds can run in
+    parallel processes sharing one work folder; our own runs win over the file's. results["summary"] becomes
+    summarize(results["runs"]) of the merged runs."""
+    with open(results_path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(results_path):
+            with open(results_path, encoding="utf-8") as f:
+                on_disk = json.load(f)
+            if on_disk.get("settings") == results["settings"]:
+                for side, runs in on_disk.get("runs", {}).items():
+                    for seed, record in runs.items():
+                        results["runs"].setdefault(side, {}).setdefault(seed, record)
+        results["summary"] = summarize(results["runs"])
+        write_text_atomically(results_path, json.dumps(results, indent=1))
 
 
 def refuse_earlier_runs(work_dir, seeds, frameworks, overwrite):

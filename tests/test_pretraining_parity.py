@@ -15,7 +15,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from benchmarks import pretraining_parity
+from benchmarks import bigbench_data, pretraining_parity
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,6 +70,42 @@ def test_summarize_averages_over_seeds_and_pairs_the_differences():
     # Only seed 1 ran in both frameworks.
     assert [(row["step"], row["seeds"]) for row in summary["differences"]] == [(10, 1), (20, 1)]
     assert summary["differences"][1]["masked_lm_accuracy_difference"] == pytest.approx([0.1, 0.0])
+
+
+def fake_bigbench_cache(cache_dir, num_articles=20):
+    """A cache folder whose paragraph_segmentation.json holds `num_articles` seeded English articles."""
+    rng = np.random.default_rng(0)
+    nouns = ["river", "castle", "engine", "garden", "station", "market", "village", "teacher", "harbour", "window",
+             "mountain", "library", "factory", "bridge", "museum", "island", "farmer", "painter", "soldier", "church"]
+    verbs = ["built", "crossed", "painted", "visited", "opened", "closed", "followed", "described", "carried"]
+    articles = []
+    for _ in range(num_articles):
+        sentences = [f"The {rng.choice(nouns)} of the {rng.choice(nouns)} was {rng.choice(verbs)} in the "
+                     f"{rng.choice(nouns)} and it is near the {rng.choice(nouns)}." for _ in range(30)]
+        articles.append({"input": "\n".join(sentences), "target": "0"})
+    os.makedirs(cache_dir, exist_ok=True)
+    for name in bigbench_data.MEMBERS:
+        with open(os.path.join(cache_dir, name), "w", encoding="utf-8") as f:
+            json.dump({"examples": articles} if name.startswith("paragraph_segmentation") else {}, f)
+
+
+def test_data_step_learns_its_own_vocabulary_and_sizes_the_model_by_it(tmp_path):
+    cache_dir = str(tmp_path / "cache")
+    fake_bigbench_cache(cache_dir)
+    work_dir = tmp_path / "work"
+    pretraining_parity.main([f"--work_dir={work_dir}", f"--cache_dir={cache_dir}", "--steps=data",
+                             "--own_vocab_size=300", "--eval_fraction=0.1", "--eval_batch_size=4",
+                             "--eval_sequences=8", "--train_shards=2", "--frameworks=ours"])
+    vocab = (work_dir / "data" / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    assert vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] and "castle" in vocab
+    config = json.loads((work_dir / "bert_config.json").read_text(encoding="utf-8"))
+    assert config["vocab_size"] == len(vocab) <= 300
+    results = json.loads((work_dir / "results.json").read_text(encoding="utf-8"))
+    assert results["model_config"] == config and results["data"]["settings"]["own_vocab_size"] == 300
+    train = np.load(work_dir / "data" / "train.npz")
+    assert train["input_ids"].max() < len(vocab) and train["input_ids"].shape[1] == 128
+    masked = train["masked_lm_ids"][train["masked_lm_weights"] > 0]
+    assert masked.size and (masked >= 5).all()  # the original tokens: words of its own vocabulary, never [UNK]
 
 
 def test_read_records_returns_the_shards_features_in_order(tmp_path):

@@ -31,6 +31,30 @@ def test_run_seeds_interleaves_the_sides_and_saves_after_each_run():
     assert len(saved) == 4 and '"2"' not in saved[1] and '"2"' in saved[2]
 
 
+def test_save_merged_keeps_the_seeds_another_process_saved_and_ours_win(tmp_path):
+    path = str(tmp_path / "results.json")
+
+    def summarize(runs):
+        return {side: sorted(seeds) for side, seeds in runs.items()}
+
+    first = {"settings": {"lr": 1}, "runs": {"random": {"1": {"f1": 8.0}}}}
+    second = {"settings": {"lr": 1}, "runs": {"random": {"2": {"f1": 9.0}}, "pretrained": {"2": {"f1": 12.0}}}}
+    side_by_side.save_merged(path, first, summarize)
+    side_by_side.save_merged(path, second, summarize)
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    assert saved["runs"] == {"random": {"1": {"f1": 8.0}, "2": {"f1": 9.0}}, "pretrained": {"2": {"f1": 12.0}}}
+    assert saved["summary"] == {"random": ["1", "2"], "pretrained": ["2"]}
+    first["runs"]["random"]["1"] = {"f1": 8.5}  # a rerun of seed 1 replaces the file's record
+    side_by_side.save_merged(path, first, summarize)
+    with open(path, encoding="utf-8") as f:
+        assert json.load(f)["runs"]["random"] == {"1": {"f1": 8.5}, "2": {"f1": 9.0}}
+    other = {"settings": {"lr": 2}, "runs": {"random": {"3": {"f1": 1.0}}}}  # other settings: nothing merged
+    side_by_side.save_merged(path, other, summarize)
+    with open(path, encoding="utf-8") as f:
+        assert json.load(f)["runs"] == {"random": {"3": {"f1": 1.0}}}
+
+
 def test_refuse_earlier_runs_stops_before_a_resume_unless_overwriting(tmp_path):
     side_by_side.refuse_earlier_runs(str(tmp_path), [1, 2], ["ours", "pytorch"], overwrite=False)
     (tmp_path / "pytorch_seed2").mkdir()
