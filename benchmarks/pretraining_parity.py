@@ -1,7 +1,7 @@
 """Pretrains a small BERT from scratch with run_pretraining.py and with PyTorch, and compares how well each learned.
 
 Both train the same config (2 layers, hidden 128, 2 heads, intermediate 512, the
-bert-base-uncased vocabulary of 30,522, or --vocab_file's size) on the same TFRecord shards of real English
+bert-base-uncased vocabulary of 30,522 or another, see below) on the same TFRecord shards of real English
 Wikipedia (BIG-bench's paragraph_segmentation articles, `bigbench_data.py`), with the same
 weight-init range, loss, optimizer, schedule, batch size and number of updates, over
 several seeds, with AdamW and with LAMB. Both are scored at --eval_points evenly spaced
@@ -63,10 +63,10 @@ import time
 import numpy as np
 
 from benchmarks import bigbench_data
-from bert.text.wordpiece_trainer import train_wordpiece_vocab, write_vocab
 from benchmarks.side_by_side import (FRAMEWORKS, REPO, add_reference_python_flag, comma_list, cpu_model,
                                      default_model_dir, fresh_dir, load_average, mean_std, run_timed,
                                      tensorflow_version)
+from bert.text.wordpiece_trainer import train_wordpiece_vocab, write_vocab
 MODEL_CONFIG = {"vocab_size": 30522, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
                 "intermediate_size": 512, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
                 "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
