@@ -66,6 +66,8 @@ from benchmarks import bigbench_data
 from benchmarks.side_by_side import (FRAMEWORKS, REPO, add_reference_python_flag, comma_list, cpu_model,
                                      default_model_dir, fresh_dir, load_average, mean_std, run_timed,
                                      tensorflow_version)
+from bert.errors import InputError
+from bert.text.tokenization import load_vocab
 from bert.text.wordpiece_trainer import train_wordpiece_vocab, write_vocab
 MODEL_CONFIG = {"vocab_size": 30522, "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
                 "intermediate_size": 512, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
@@ -81,12 +83,6 @@ DATA_RECIPE = ("train_words", "eval_fraction", "train_shards", "train_dupe_facto
                "max_predictions_per_seq", "eval_batch_size")
 RECIPE = DATA_RECIPE + ("train_batch_size", "num_train_steps", "num_warmup_steps", "eval_points", "learning_rates",
                         "threads", "use_xla")
-
-
-def vocab_size(vocab_file):
-    """The number of entries (lines) of a WordPiece vocabulary file."""
-    with open(vocab_file, encoding="utf-8") as f:
-        return sum(1 for _ in f)
 
 
 def count_words(articles):
@@ -449,7 +445,10 @@ def main(argv=None):
             not os.path.exists(os.path.join(args.work_dir, "data", "eval.npz")):
         raise SystemExit(f"error: no data in {args.work_dir}/data, or of other settings: run the 'data' step")
     args.eval_batches = results["data"]["eval"]["batches"]
-    results["model_config"] = dict(MODEL_CONFIG, vocab_size=vocab_size(args.vocab_file))
+    try:  # one id per line of the vocabulary file; load_vocab also checks its special tokens
+        results["model_config"] = dict(MODEL_CONFIG, vocab_size=max(load_vocab(args.vocab_file).values()) + 1)
+    except InputError as error:
+        raise SystemExit(f"error: {error}")
     with open(args.config_file, "w", encoding="utf-8") as f:
         json.dump(results["model_config"], f, indent=2)
     save()
