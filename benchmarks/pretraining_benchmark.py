@@ -13,9 +13,12 @@ on them. Variants (`--variants`, default the first three):
                   to norm 1 and a `torch.optim.AdamW` step;
   ours_bf16       ours with `precision.configure(True, "bfloat16", True)`, which on a CPU
                   keeps mixed bf16 but declines XLA;
+  pytorch_bf16    the PyTorch step with its forward and loss under `torch.autocast("cpu",
+                  torch.bfloat16)` (float32 weights and optimizer), like with like for ours_bf16;
   ours_fp32       ours in float32 without XLA (for comparison);
   ours_bf16_xla   ours in mixed bf16 forced through XLA (for comparison).
 
+The PyTorch variants run in `--reference_python` (the virtualenv with torch and transformers).
 Each variant lives in its own subprocess (this script with --child), so Keras policies,
 XLA caches and thread pools never leak between them. The children of one config are
 started one at a time and each does `--warmup_steps` untimed steps (compilation); then
@@ -25,7 +28,8 @@ every variant alike. A step ends when its loss is on the host. The whole thing i
 repeated `--rounds` times with fresh processes. A row reports the median of all its
 timed steps; speed-up = PyTorch's median / the variant's median; MFU = sequences/s x
 `flops.training_flops_per_sequence` / the median of `flops.measure_matmul_peak` (fp32
-peak for the fp32 variants, bf16 peak for bf16) measured between the steps.
+peak for the fp32 variants, bf16 peak for bf16) measured between the steps, by TensorFlow and,
+when a PyTorch variant runs, by PyTorch: the better of the two. The CPU is named first.
 
     python -m benchmarks.pretraining_benchmark --configs=small,minilm --rounds=3
 """
@@ -50,23 +54,32 @@ CONFIGS = {
                   intermediate_size=1024, type_vocab_size=2),
     "minilm": MINILM_CONFIG_FILE,  # hidden 384, 6 layers, 12 heads, intermediate 1536
 }
-VARIANTS = ("ours_fp32_xla", "pytorch", "ours_bf16", "ours_fp32", "ours_bf16_xla")
-DEFAULT_VARIANTS = VARIANTS[:3]
-PEAK = "peak"
+VARIANTS = ("ours_fp32_xla", "pytorch", "ours_bf16", "pytorch_bf16", "ours_fp32", "ours_bf16_xla")
+DEFAULT_VARIANTS = VARIANTS[:4]
+PEAK, TORCH_PEAK = "peak", "torch_peak"
+_VENV_REFERENCE_PYTHON = os.path.join(REPO, ".venv-reference", "bin", "python")
+
+
+def config_fields(name, dropout=True):
+    """The config dict of a CONFIGS name or a config JSON path (no TensorFlow); `dropout=False` zeroes it."""
+    source = CONFIGS.get(name, name)
+    if not isinstance(source, dict):
+        with open(source, encoding="utf-8") as f:
+            source = json.load(f)
+    fields = dict(source)
+    if not dropout:
+        fields["hidden_dropout_prob"] = fields["attention_probs_dropout_prob"] = 0.0
+    return fields
 
 
 def load_config(name, dropout=True):
     """The `modeling.BertConfig` of a CONFIGS name or a config JSON path; `dropout=False` zeroes it."""
     from bert import modeling
 
-    source = CONFIGS.get(name, name)
-    config = modeling.BertConfig(**source) if isinstance(source, dict) else modeling.BertConfig.from_json_file(source)
-    if not dropout:
-        config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
-    return config
+    return modeling.BertConfig.from_dict(config_fields(name, dropout), source=name)
 
 
-def synthetic_batch(config, batch_size, seq_length, num_predictions, seed=0):
+def synthetic_batch(vocab_size, batch_size, seq_length, num_predictions, seed=0):
     """numpy arrays of the features `pretraining_input` yields, random but valid.
 
     Masked positions are distinct, sorted and never position 0 ([CLS]); every masked
@@ -76,11 +89,11 @@ def synthetic_batch(config, batch_size, seq_length, num_predictions, seed=0):
     shape = (batch_size, seq_length)
     positions = np.sort(np.stack([rng.choice(np.arange(1, seq_length), num_predictions, replace=False)
                                   for _ in range(batch_size)]), axis=1).astype(np.int32)
-    return {"input_ids": rng.integers(0, config.vocab_size, shape, dtype=np.int32),
+    return {"input_ids": rng.integers(0, vocab_size, shape, dtype=np.int32),
             "input_mask": np.ones(shape, np.int32),
             "segment_ids": (np.arange(seq_length) >= seq_length // 2).astype(np.int32)[None].repeat(batch_size, 0),
             "masked_lm_positions": positions,
-            "masked_lm_ids": rng.integers(0, config.vocab_size, positions.shape, dtype=np.int32),
+            "masked_lm_ids": rng.integers(0, vocab_size, positions.shape, dtype=np.int32),
             "masked_lm_weights": np.ones(positions.shape, np.float32),
             "next_sentence_labels": rng.integers(0, 2, (batch_size, 1), dtype=np.int32)}
 
@@ -114,14 +127,21 @@ def ours_step(config, batch, bf16, use_xla, force_xla=False):
     return lambda: float(train_step(tensors)[0]["loss"]), bool(jit_compile)
 
 
-def pytorch_step(config, batch, threads):
-    """`transformers.BertForPreTraining` forward, backward, clip and AdamW step, as a callable."""
+def pytorch_step(fields, batch, threads, bf16=False):
+    """`transformers.BertForPreTraining` forward, backward, clip and AdamW step, as a callable.
+
+    `bf16`: forward and loss under `torch.autocast("cpu", torch.bfloat16)`; weights,
+    gradients and optimizer stay float32.
+    """
+    import contextlib
+
     import torch
     import transformers
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = transformers.BertForPreTraining(transformers.BertConfig(**config.to_dict())).train()
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    model = transformers.BertForPreTraining(transformers.BertConfig(**fields)).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01)
     inputs = {name: torch.from_numpy(batch[name]).long() for name in ("input_ids", "input_mask", "segment_ids")}
     positions = torch.from_numpy(batch["masked_lm_positions"]).long()
@@ -131,8 +151,9 @@ def pytorch_step(config, batch, threads):
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = model(input_ids=inputs["input_ids"], attention_mask=inputs["input_mask"],
-                     token_type_ids=inputs["segment_ids"], labels=labels, next_sentence_label=next_sentence).loss
+        with autocast():
+            loss = model(input_ids=inputs["input_ids"], attention_mask=inputs["input_mask"],
+                         token_type_ids=inputs["segment_ids"], labels=labels, next_sentence_label=next_sentence).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -160,14 +181,20 @@ def run_child(args):
         flops_per_sequence = flops.training_flops_per_sequence(load_config(args.config), args.seq_length,
                                                                args.num_predictions)
         ready = {"xla": False, "flops_per_sequence": flops_per_sequence}
+    elif args.child == TORCH_PEAK:  # no TensorFlow in this process
+        from benchmarks.squad_inference_benchmark import torch_matmul_peaks
+
+        measure = torch_matmul_peaks
+        measure()
+        ready = {"xla": False}
     else:
-        config = load_config(args.config, dropout=args.dropout)
-        batch = synthetic_batch(config, args.batch_size, args.seq_length, args.num_predictions)
-        if args.child == "pytorch":
-            step, xla = pytorch_step(config, batch, args.threads), False
+        fields = config_fields(args.config, dropout=args.dropout)
+        batch = synthetic_batch(fields["vocab_size"], args.batch_size, args.seq_length, args.num_predictions)
+        if args.child.startswith("pytorch"):
+            step, xla = pytorch_step(fields, batch, args.threads, bf16=args.child == "pytorch_bf16"), False
         else:
-            step, xla = ours_step(config, batch, bf16="bf16" in args.child, use_xla=args.child != "ours_fp32",
-                                  force_xla=args.child == "ours_bf16_xla")
+            step, xla = ours_step(load_config(args.config, dropout=args.dropout), batch, bf16="bf16" in args.child,
+                                  use_xla=args.child != "ours_fp32", force_xla=args.child == "ours_bf16_xla")
         for _ in range(args.warmup_steps):
             step()
 
@@ -189,7 +216,8 @@ class Child:
 
     def __init__(self, args, variant, config):
         self.name = f"{variant} {config}"
-        command = [sys.executable, "-m", __spec__.name, f"--child={variant}", f"--config={config}",
+        python = args.reference_python if variant.startswith(("pytorch", TORCH_PEAK)) else sys.executable
+        command = [python, "-m", __spec__.name, f"--child={variant}", f"--config={config}",
                    f"--batch_size={args.batch_size}", f"--seq_length={args.seq_length}",
                    f"--num_predictions={args.num_predictions}", f"--warmup_steps={args.warmup_steps}",
                    f"--threads={args.threads}", "--dropout" if args.dropout else "--no-dropout"]
@@ -223,13 +251,15 @@ def run_round(args, config, variants, log):
     Only the children import TensorFlow and PyTorch; this process stays light.
     """
     children = {}
+    peak_children = (PEAK, TORCH_PEAK) if any(v.startswith("pytorch") for v in variants) else (PEAK,)
     try:
-        for variant in (PEAK, *variants):
+        for variant in (*peak_children, *variants):
             children[variant] = Child(args, variant, config)  # one at a time: compilations never overlap
         seconds = {variant: [] for variant in variants}
         peaks = []
         for _ in range(args.steps):
-            peaks.append(children[PEAK].measure())
+            measured = [children[name].measure() for name in peak_children]
+            peaks.append({name: max(peak[name] for peak in measured) for name in ("fp32", "bf16")})
             for variant in variants:
                 seconds[variant].append(children[variant].measure()["seconds"])
             log(f"  {config}: " + ", ".join(f"{v} {s[-1]:.2f} s" for v, s in seconds.items())
@@ -242,8 +272,13 @@ def run_round(args, config, variants, log):
     return seconds, peaks, xla, flops_per_sequence
 
 
+def pytorch_twin(variant):
+    """The PyTorch variant in the same precision: like with like."""
+    return "pytorch_bf16" if "bf16" in variant else "pytorch"
+
+
 def summarize(config, seconds, peaks, xla, flops_per_sequence, batch_size):
-    """One row per variant: median s/step, sequences/s, speed-up vs PyTorch, MFU."""
+    """One row per variant: median s/step, sequences/s, speed-up vs PyTorch in its precision, MFU."""
     medians = {variant: statistics.median(values) for variant, values in seconds.items()}
     rows = []
     for variant, step_seconds in medians.items():
@@ -252,14 +287,16 @@ def summarize(config, seconds, peaks, xla, flops_per_sequence, batch_size):
         rows.append({"config": config, "variant": variant, "xla": xla[variant], "step_seconds": step_seconds,
                      "min_step_seconds": min(seconds[variant]), "max_step_seconds": max(seconds[variant]),
                      "sequences_per_second": sequences_per_second,
-                     "speedup_vs_pytorch": medians["pytorch"] / step_seconds if "pytorch" in medians else None,
+                     "speedup_vs_pytorch": (medians[twin] / step_seconds if (twin := pytorch_twin(variant)) in medians
+                                            else None),
                      "mfu": sequences_per_second * flops_per_sequence / peak, "peak_flops": peak,
                      "flops_per_sequence": flops_per_sequence, "timed_steps": len(seconds[variant])})
     return rows
 
 
 def print_table(rows):
-    print("| config | variant | XLA | s/step (median) | min-max s/step | sequences/s | vs PyTorch | MFU |")
+    print("| config | variant | XLA | s/step (median) | min-max s/step | sequences/s | vs PyTorch, same precision "
+          "| MFU |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         speedup = f"{row['speedup_vs_pytorch']:.2f}x" if row["speedup_vs_pytorch"] else "-"
@@ -283,9 +320,14 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads (default: 2)")
     parser.add_argument("--dropout", action=argparse.BooleanOptionalAction, default=True,
                         help="keep the config's dropout; --no-dropout zeroes it in every variant (default: keep)")
+    parser.add_argument("--reference_python",
+                        default=os.environ.get("BERT_REFERENCE_PYTHON") or (
+                            _VENV_REFERENCE_PYTHON if os.path.exists(_VENV_REFERENCE_PYTHON) else sys.executable),
+                        help="python with torch and transformers for the PyTorch variants (default: "
+                             "$BERT_REFERENCE_PYTHON, else .venv-reference/bin/python when it exists, else this one)")
     parser.add_argument("--output", help="also write the rows as JSON lines to this file")
     parser.add_argument("--config", help=argparse.SUPPRESS)
-    parser.add_argument("--child", choices=(*VARIANTS, PEAK), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*VARIANTS, PEAK, TORCH_PEAK), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.batch_size, args.seq_length, args.num_predictions, args.steps, args.rounds, args.threads) < 1:
         parser.error("sizes, --steps, --rounds and --threads must be at least 1")
@@ -321,7 +363,10 @@ def main(argv=None):
 
     rows = [row for config in configs
             for row in summarize(config, seconds[config], peaks[config], *facts[config], args.batch_size)]
-    print(f"\nbatch {args.batch_size} x seq {args.seq_length}, {args.num_predictions} predictions, dropout "
+    from bert.train import hardware
+
+    print(f"\nCPU: {hardware.cpu_info().describe()}")
+    print(f"batch {args.batch_size} x seq {args.seq_length}, {args.num_predictions} predictions, dropout "
           f"{'on' if args.dropout else 'off'}; {args.warmup_steps} warm-up steps per process, "
           f"{args.rounds} rounds x {args.steps} interleaved timed steps per variant; 1-minute load average "
           f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs\n")

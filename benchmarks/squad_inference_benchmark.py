@@ -5,12 +5,18 @@ For every precision x sequence length x batch size ("point"), the forward pass t
 it) runs on random token ids, all tokens real: `--warmup` untimed calls (compilation),
 then `--iterations` timed calls, each ending when the logits are on the host. Weights are
 random: speed does not depend on them. Reports the average, p50, p90, p95 and p99 batch
-latency, sentences/s (batch size / average latency) and the average CPU time per call.
+latency, sentences/s (batch size / average latency), the average CPU time per call, and
+TFLOP/s (the encoder's forward FLOPs, `flops.encoder_flops_per_sequence`, over the
+average latency) as a share of the machine's measured matmul peak in that precision.
 
-`--pytorch` adds `transformers`' `BertForQuestionAnswering`, fp32, same config. It runs in
-a child process (TensorFlow's thread pools in the same process slow PyTorch down), which
-takes its turn in every round: with `--rounds`, the timed calls of all points are split
-into rounds, so that a machine shared with other jobs slows every point alike.
+`--pytorch` adds `transformers`' `BertForQuestionAnswering`, same config and weights'
+shapes, in fp32 and (for `bf16` in `--precisions`) under `torch.autocast("cpu",
+torch.bfloat16)`, like with like. It runs in a child process of `--reference_python` (the
+virtualenv with torch; TensorFlow's thread pools in the same process would slow PyTorch
+down), which takes its turn in every round: with `--rounds`, the timed calls of all
+points are split into rounds, so that a machine shared with other jobs slows every point
+alike. Each round also measures a 2048^3 matmul in fp32 and bf16 with TensorFlow and with
+PyTorch; a precision's peak is the best of both. The CPU is named first.
 
     python -m benchmarks.squad_inference_benchmark --bert_model=base --batch_sizes=8 \
         --seq_lengths=384 --precisions=fp32,bf16 --pytorch --rounds=5
@@ -26,6 +32,8 @@ import time
 import numpy as np
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_VENV_REFERENCE_PYTHON = os.path.join(REPO_ROOT, ".venv-reference", "bin", "python")
+REFERENCE_PYTHON = _VENV_REFERENCE_PYTHON if os.path.exists(_VENV_REFERENCE_PYTHON) else sys.executable
 
 # Google's released shapes, for when configs/bert_config_<model>.json is absent.
 GOOGLE_CONFIGS = {
@@ -111,35 +119,71 @@ def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths):
             yield description, lambda batch=batch: [logits.numpy() for logits in forward(batch)]
 
 
-def pytorch_points(config_fields, batch_sizes, seq_lengths):
-    """The same for `transformers.BertForQuestionAnswering`, fp32, eager, under `torch.inference_mode`."""
+def pytorch_points(config_fields, precisions, batch_sizes, seq_lengths):
+    """The same for `transformers.BertForQuestionAnswering`, eager, under `torch.inference_mode`.
+
+    `fp32` runs as is, `bf16` under `torch.autocast("cpu", torch.bfloat16)`.
+    """
+    import contextlib
+
     import torch
     import transformers
 
     torch.manual_seed(0)
     model = transformers.BertForQuestionAnswering(transformers.BertConfig(**config_fields)).eval()
-    for seq_length in seq_lengths:
-        for batch_size in batch_sizes:
-            inputs = {name: torch.tensor(value, dtype=torch.long)
-                      for name, value in random_inputs(config_fields["vocab_size"], batch_size, seq_length).items()}
+    for precision_name in precisions:
+        autocast = ((lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision_name == "bf16"
+                    else contextlib.nullcontext)
+        for seq_length in seq_lengths:
+            for batch_size in batch_sizes:
+                inputs = {name: torch.tensor(value, dtype=torch.long)
+                          for name, value in random_inputs(config_fields["vocab_size"], batch_size, seq_length).items()}
 
-            def call(inputs=inputs):
-                with torch.inference_mode():
-                    outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["input_mask"],
-                                    token_type_ids=inputs["segment_ids"])
-                    return outputs.start_logits.numpy(), outputs.end_logits.numpy()
+                def call(inputs=inputs, autocast=autocast):
+                    with torch.inference_mode(), autocast():
+                        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["input_mask"],
+                                        token_type_ids=inputs["segment_ids"])
+                        return outputs.start_logits.float().numpy(), outputs.end_logits.float().numpy()
 
-            description = {"model": "pytorch", "precision": "fp32", "xla": False, "batch_size": batch_size,
-                           "seq_length": seq_length}
-            yield description, call
+                description = {"model": "pytorch", "precision": precision_name, "xla": False,
+                               "batch_size": batch_size, "seq_length": seq_length}
+                yield description, call
+
+
+def torch_matmul_peaks(size=2048, repeats=3):
+    """{"fp32", "bf16"}: FLOP/s of PyTorch's best of `repeats` [size, size] matmuls."""
+    import torch
+
+    peaks = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a = torch.randn(size, size).to(dtype)
+        torch.matmul(a, a)
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            torch.matmul(a, a)
+            best = min(best, time.perf_counter() - started)
+        peaks[name] = 2.0 * size ** 3 / best
+    return peaks
+
+
+def tensorflow_matmul_peaks():
+    """{"fp32", "bf16"}: FLOP/s of TensorFlow's large matmul (`flops.measure_matmul_peak`)."""
+    import tensorflow as tf
+
+    from bert import flops
+
+    return {"fp32": flops.measure_matmul_peak(tf.float32, repeats=3),
+            "bf16": flops.measure_matmul_peak(tf.bfloat16, repeats=3)}
 
 
 class LocalPoints:
     """Points timed in this process: a list of (description, call)."""
 
-    def __init__(self, points):
+    def __init__(self, points, measure_peaks=None):
         self.points = list(points)
         self.descriptions = [description for description, _ in self.points]
+        self.measure_peaks = measure_peaks
 
     def warm_up(self, calls):
         for _, call in self.points:
@@ -149,6 +193,10 @@ class LocalPoints:
     def time_round(self, calls):
         """Seconds of `calls` timed calls, per point."""
         return [time_calls(call, calls) for _, call in self.points]
+
+    def peaks(self):
+        """{"fp32", "bf16"}: matmul FLOP/s measured now by this group's framework, or None."""
+        return self.measure_peaks() if self.measure_peaks else None
 
     def close(self):
         pass
@@ -160,10 +208,10 @@ PROTOCOL_PREFIX = "@@benchmark "
 class PyTorchChild:
     """PyTorch points timed in a child process, which does each step when asked (JSON over pipes)."""
 
-    def __init__(self, config, batch_sizes, seq_lengths):
+    def __init__(self, python, config, precisions, batch_sizes, seq_lengths):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __spec__.name, "--pytorch_child",
-             f"--config_json={json.dumps(config.to_dict())}", f"--batch_sizes={','.join(map(str, batch_sizes))}",
+            [python, "-m", __spec__.name, "--pytorch_child", f"--config_json={json.dumps(config.to_dict())}",
+             f"--precisions={','.join(precisions)}", f"--batch_sizes={','.join(map(str, batch_sizes))}",
              f"--seq_lengths={','.join(map(str, seq_lengths))}"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
         self.descriptions = self._reply()
@@ -185,14 +233,18 @@ class PyTorchChild:
     def time_round(self, calls):
         return self._ask({"time_round": calls})
 
+    def peaks(self):
+        return self._ask({"peaks": True})
+
     def close(self):
         self.process.stdin.close()
         self.process.wait()
 
 
-def serve_pytorch_points(config_fields, batch_sizes, seq_lengths):
-    """The child's side: announces its points, then answers warm_up / time_round requests from stdin."""
-    points = LocalPoints(pytorch_points(config_fields, batch_sizes, seq_lengths))
+def serve_pytorch_points(config_fields, precisions, batch_sizes, seq_lengths):
+    """The child's side: announces its points, then answers warm_up / time_round / peaks requests from stdin."""
+    points = LocalPoints(pytorch_points(config_fields, precisions, batch_sizes, seq_lengths),
+                         measure_peaks=torch_matmul_peaks)
 
     def reply(value):
         print(PROTOCOL_PREFIX + json.dumps(value), flush=True)
@@ -203,27 +255,59 @@ def serve_pytorch_points(config_fields, batch_sizes, seq_lengths):
         if "warm_up" in request:
             points.warm_up(request["warm_up"])
             reply("ok")
+        elif "peaks" in request:
+            reply(points.peaks())
         else:
             reply(points.time_round(request["time_round"]))
 
 
-def measure(groups, iterations, warmup, rounds):
+def measure(groups, iterations, warmup, rounds, flops_per_sequence):
     """Result dicts for every point of every group: warm-up calls, then `rounds` rounds of timed calls.
 
     Each round times about `iterations / rounds` calls of every point in turn, so that a
-    load changing during the run (a shared machine) weighs on all points alike.
+    load changing during the run (a shared machine) weighs on all points alike, and asks
+    every group for its framework's matmul peaks. A precision's peak is the median over
+    rounds of the best framework's measurement; `flops_per_sequence(seq_length)` gives
+    each point's TFLOP/s and its share of that peak.
     """
     for group in groups:
         group.warm_up(warmup)
     seconds = [[[] for _ in group.descriptions] for group in groups]
+    peaks = {"fp32": [], "bf16": []}
     for round_number in range(rounds):
         calls = iterations // rounds + (round_number < iterations % rounds)
+        round_peaks = [group_peaks for group in groups if (group_peaks := group.peaks())]
+        for name in peaks:
+            peaks[name].append(max(group_peaks[name] for group_peaks in round_peaks))
         for group, group_seconds in zip(groups, seconds):
             for timings, new in zip(group_seconds, group.time_round(calls)):
                 timings.extend(new)
-    return [{**description, **summarize(timings, description["batch_size"])}
-            for group, group_seconds in zip(groups, seconds)
-            for description, timings in zip(group.descriptions, group_seconds)]
+    peak = {name: float(np.median(values)) for name, values in peaks.items()}
+    results = []
+    for group, group_seconds in zip(groups, seconds):
+        for description, timings in zip(group.descriptions, group_seconds):
+            result = {**description, **summarize(timings, description["batch_size"])}
+            flop_per_second = (flops_per_sequence(description["seq_length"]) * result["sentences_per_second"])
+            precision_peak = peak.get(description["precision"], peak["fp32"])  # fp16: no peak of its own here
+            results.append({**result, "tflops": round(flop_per_second / 1e12, 4),
+                            "peak_tflops": round(precision_peak / 1e12, 4),
+                            "percent_of_peak": round(100.0 * flop_per_second / precision_peak, 1)})
+    return results
+
+
+def speedups(results):
+    """Lines comparing like with like at each (seq, batch): ours against PyTorch per precision, bf16 against fp32."""
+    by_key = {(r["model"], r["precision"], r["seq_length"], r["batch_size"]): r["latency_ms_avg"] for r in results}
+    lines = []
+    for (model, precision_name, seq_length, batch_size), latency in by_key.items():
+        where = f"seq {seq_length}, batch {batch_size}"
+        if model == "ours" and ("pytorch", precision_name, seq_length, batch_size) in by_key:
+            ratio = by_key[("pytorch", precision_name, seq_length, batch_size)] / latency
+            lines.append(f"{where}: ours {precision_name} is {ratio:.2f}x PyTorch {precision_name}")
+        if precision_name == "bf16" and (model, "fp32", seq_length, batch_size) in by_key:
+            ratio = by_key[(model, "fp32", seq_length, batch_size)] / latency
+            lines.append(f"{where}: {model} bf16 is {ratio:.2f}x {model} fp32")
+    return lines
 
 
 def positive_ints(text):
@@ -248,11 +332,13 @@ def format_row(result):
     return (f"{result['model']:8s} {result['precision']:5s} {'yes' if result['xla'] else 'no':4s} "
             f"{result['seq_length']:6d} {result['batch_size']:6d} {result['latency_ms_avg']:10.2f} "
             f"{result['latency_ms_p50']:9.2f} {result['latency_ms_p90']:9.2f} {result['latency_ms_p95']:9.2f} "
-            f"{result['latency_ms_p99']:9.2f} {result['sentences_per_second']:10.2f} {result['cpu_ms_avg']:10.2f}")
+            f"{result['latency_ms_p99']:9.2f} {result['sentences_per_second']:10.2f} {result['cpu_ms_avg']:10.2f} "
+            f"{result['tflops']:7.3f} {result['percent_of_peak']:6.1f}%")
 
 
 HEADER = (f"{'model':8s} {'prec':5s} {'xla':4s} {'seq':>6s} {'batch':>6s} {'avg ms':>10s} {'p50 ms':>9s} "
-          f"{'p90 ms':>9s} {'p95 ms':>9s} {'p99 ms':>9s} {'sent/s':>10s} {'CPU ms':>10s}")
+          f"{'p90 ms':>9s} {'p95 ms':>9s} {'p99 ms':>9s} {'sent/s':>10s} {'CPU ms':>10s} {'TFLOP/s':>7s} "
+          f"{'peak':>7s}")
 
 
 def main(argv=None):
@@ -271,7 +357,12 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default: 3)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="split the timed calls into this many rounds over all points (default: 1)")
-    parser.add_argument("--pytorch", action="store_true", help="also time transformers' PyTorch model in fp32")
+    parser.add_argument("--pytorch", action="store_true",
+                        help="also time transformers' PyTorch model, in fp32 and (if asked for) bf16 autocast")
+    parser.add_argument("--reference_python",
+                        default=os.environ.get("BERT_REFERENCE_PYTHON") or REFERENCE_PYTHON,
+                        help="python with torch and transformers for --pytorch (default: $BERT_REFERENCE_PYTHON, "
+                             "else .venv-reference/bin/python when it exists, else this python)")
     parser.add_argument("--output", help="also append the results as JSON lines to this file")
     parser.add_argument("--pytorch_child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config_json", help=argparse.SUPPRESS)
@@ -280,24 +371,31 @@ def main(argv=None):
         parser.error("--warmup must be >= 0 and --rounds between 1 and --iterations")
 
     if args.pytorch_child:  # no TensorFlow in this process
-        serve_pytorch_points(json.loads(args.config_json), args.batch_sizes, args.seq_lengths)
+        serve_pytorch_points(json.loads(args.config_json), args.precisions, args.batch_sizes, args.seq_lengths)
         return
 
+    from bert import flops
     from bert.errors import InputError, run_main
+    from bert.train import hardware
 
     def run(_):
         config = load_config(args.bert_model, args.bert_config_file)
         if max(args.seq_lengths) > config.max_position_embeddings:
             raise InputError(f"--seq_lengths: {max(args.seq_lengths)} exceeds max_position_embeddings "
                              f"({config.max_position_embeddings})")
-        print(f"BERT hidden {config.hidden_size}, {config.num_hidden_layers} layers; {args.iterations} timed calls "
-              f"after {args.warmup} warm-up calls per point", flush=True)
-        groups = [LocalPoints(our_points(config, name, args.use_xla, args.batch_sizes, args.seq_lengths))
-                  for name in args.precisions]
+        cpu = hardware.cpu_info().describe()
+        print(f"CPU: {cpu}\nBERT hidden {config.hidden_size}, {config.num_hidden_layers} layers; {args.iterations} "
+              f"timed calls after {args.warmup} warm-up calls per point, in {args.rounds} rounds", flush=True)
+        groups = [LocalPoints(our_points(config, name, args.use_xla, args.batch_sizes, args.seq_lengths),
+                              measure_peaks=tensorflow_matmul_peaks if index == 0 else None)
+                  for index, name in enumerate(args.precisions)]
         if args.pytorch:
-            groups.append(PyTorchChild(config, args.batch_sizes, args.seq_lengths))
+            torch_precisions = [name for name in args.precisions if name in ("fp32", "bf16")]
+            groups.append(PyTorchChild(args.reference_python, config, torch_precisions, args.batch_sizes,
+                                       args.seq_lengths))
         try:
-            results = measure(groups, args.iterations, args.warmup, args.rounds)
+            results = measure(groups, args.iterations, args.warmup, args.rounds,
+                              lambda seq_length: flops.encoder_flops_per_sequence(config, seq_length))
         finally:
             for group in groups:
                 group.close()
@@ -307,7 +405,9 @@ def main(argv=None):
             if args.output:
                 os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
                 with open(args.output, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(result) + "\n")
+                    f.write(json.dumps({**result, "cpu": cpu}) + "\n")
+        for line in speedups(results):
+            print(line, flush=True)
 
     run_main(run)
 

@@ -44,6 +44,8 @@ def define_precision_flags():
                       "What --amp uses: float16 with dynamic loss scaling, or bfloat16.", **_THIS_MODULE)
     flags.DEFINE_bool("use_xla", False, "Compile steps with XLA (declined for bf16 on CPU, where it is slower).",
                       **_THIS_MODULE)
+    flags.DEFINE_bool("force_xla", False, "Compile with XLA even where the run-time plan declines it (bf16 on CPU).",
+                      **_THIS_MODULE)
 
 
 def define_training_flags(train_batch_size, optimizer_type, help_texts):

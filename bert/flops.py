@@ -10,12 +10,18 @@ import time
 import tensorflow as tf
 
 
-def training_flops_per_sequence(config, seq_length, num_predictions):
-    """Training FLOPs of one [seq_length] sequence with `num_predictions` masked tokens."""
+def encoder_flops_per_sequence(config, seq_length):
+    """Forward FLOPs of the encoder's layers on one [seq_length] sequence (embeddings, heads left out)."""
     h, i, s = config.hidden_size, config.intermediate_size, seq_length
     per_layer = s * (2 * 4 * h * h + 2 * 2 * h * i) + 2 * 2 * s * s * h  # projections, FFN, attention
+    return config.num_hidden_layers * per_layer
+
+
+def training_flops_per_sequence(config, seq_length, num_predictions):
+    """Training FLOPs of one [seq_length] sequence with `num_predictions` masked tokens."""
+    h = config.hidden_size
     masked_lm = num_predictions * (2 * h * h + 2 * h * config.vocab_size)
-    forward = config.num_hidden_layers * per_layer + masked_lm + 2 * h * h
+    forward = encoder_flops_per_sequence(config, seq_length) + masked_lm + 2 * h * h
     return 3.0 * forward
 
 

@@ -26,7 +26,9 @@ Options (before the arguments):
   --warmup N               untimed calls first [3]
   --rounds N               interleave the timed calls of all points in N rounds, so that a
                            machine shared with other jobs slows them alike [1]
-  --pytorch                also time transformers' PyTorch BertForQuestionAnswering (fp32)
+  --pytorch                also time transformers' PyTorch BertForQuestionAnswering, in fp32
+                           and, when bf16 is asked for, in bf16 autocast (python from
+                           BERT_REFERENCE_PYTHON, else .venv-reference/bin/python)
   --results_dir DIR        output folder instead of results/squad_inference_benchmark_<timestamp>
   --dry_run                check the arguments and print the command; run nothing
   -h, --help               show this help

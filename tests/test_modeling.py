@@ -163,3 +163,61 @@ def test_exact_gelu_is_keras_gelu(dtype):
     np.testing.assert_allclose(tf.cast(modeling.exact_gelu(x), tf.float32).numpy(), expected.numpy(),
                                atol=tolerance, rtol=tolerance)
     assert modeling.exact_gelu(x).dtype == dtype
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+def test_every_gelu_path_is_exact_gelu(dtype, training):
+    """Inference takes tf.nn.gelu (fusable), half-precision training the float32 erf: the same function."""
+    x = tf.cast(tf.linspace(-8.0, 8.0, 4001), dtype)
+    expected = keras.activations.gelu(tf.cast(x, tf.float32), approximate=False)
+    tolerance = 1e-6 if dtype == tf.float32 else 1e-2
+    outputs = modeling.ACTIVATIONS["gelu"](x, training)
+    assert outputs.dtype == dtype
+    np.testing.assert_allclose(tf.cast(outputs, tf.float32).numpy(), expected.numpy(), atol=tolerance, rtol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+def test_layer_norm_matches_keras_layer_norm_and_its_gradients(dtype):
+    """Ours widens a bf16 input to float32 first; Keras's (autocast off) would not, so it is given float32."""
+    rng = np.random.default_rng(0)
+    x = tf.cast(rng.normal(2.0, 3.0, (4, 7, 48)).astype(np.float32), dtype)
+    ours, theirs = modeling.LayerNorm(name="LayerNorm"), keras.layers.LayerNormalization(epsilon=1e-12, dtype="float32")
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    for variable in (ours.gamma, ours.beta):
+        variable.assign(rng.normal(1.0, 0.5, variable.shape).astype(np.float32))
+    theirs.gamma.assign(ours.gamma)
+    theirs.beta.assign(ours.beta)
+    assert [v.name for v in ours.weights] == ["gamma", "beta"]
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours_out, theirs_out = ours(x), theirs(tf.cast(x, tf.float32))
+        ours_loss, theirs_loss = (tf.reduce_sum(tf.sin(out)) for out in (ours_out, theirs_out))
+    assert ours_out.dtype == tf.float32
+    np.testing.assert_allclose(ours_out.numpy(), theirs_out.numpy(), atol=2e-5)
+    for ours_grad, theirs_grad in zip(tape.gradient(ours_loss, [x, ours.gamma, ours.beta]),
+                                      tape.gradient(theirs_loss, [x, theirs.gamma, theirs.beta])):
+        np.testing.assert_allclose(tf.cast(ours_grad, tf.float32).numpy(), tf.cast(theirs_grad, tf.float32).numpy(),
+                                   atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_inference_fuses_each_projection_into_one_onednn_matmul(tmp_path, config, policy):
+    """The [tokens, hidden] layout lets oneDNN fold bias, GELU and the residual add into the matmuls.
+
+    Profiles one forward without XLA: no BiasAdd or Erf may run on its own.
+    """
+    op_counts = pytest.importorskip("benchmarks.op_profile").op_type_counts
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = modeling.build_model(modeling.BertModel(config))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    forward = tf.function(lambda batch: model(batch)["sequence_output"], jit_compile=False)
+    batch = modeling.dummy_inputs(2, 16)
+    counts = op_counts(lambda: forward(batch).numpy(), str(tmp_path))
+    if not any("Mkl" in name for name in counts):
+        pytest.skip("this TensorFlow runs without oneDNN")
+    assert counts.get("BiasAdd", 0) == 0 and counts.get("Erf", 0) == 0, counts
+    assert counts["_MklNativeFusedMatMul"] == 4 * config.num_hidden_layers, counts

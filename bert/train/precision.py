@@ -1,33 +1,97 @@
-"""Mixed precision and compilation choices shared by every script.
+"""Mixed precision and the compilation path, chosen at run time from what the machine reports.
 
 `--amp` turns on mixed precision with `--amp_dtype` (`float16`, with dynamic loss scaling
-in training, or `bfloat16`); `--use_xla` asks for `tf.function(jit_compile=True)`. On a
-CPU, bf16 runs fastest on oneDNN's kernels and slower under XLA, so XLA is declined
-there with a log line rather than silently slowing the run down.
+in training, or `bfloat16`); `--use_xla` asks for `tf.function(jit_compile=True)`.
+`configure` then plans the run from the device it finds (`bert/train/hardware.py` for the
+CPU's flags, TensorFlow for a GPU's compute capability), logs the plan in one line, and
+warns when the precision asked for has no hardware support:
+
+- XLA as asked, except bf16 on a CPU: XLA's CPU backend has no oneDNN bf16 kernels, and
+  was slower than TensorFlow's own (oneDNN) kernels on both AVX512-BF16 and AMX-BF16
+  machines (benchmarks/README.md), so XLA is declined there unless `force_xla`.
+- bf16 on a CPU without AVX512-BF16 or AMX-BF16, fp16 on a CPU without AVX512-FP16 or
+  AMX-FP16, and bf16 on a GPU below compute capability 8.0 are emulated: a warning says so.
 
 Example:
     >>> jit_compile = configure(amp=True, amp_dtype="bfloat16", use_xla=True)
     >>> step = tf.function(train_step, jit_compile=jit_compile)
 """
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 from absl import logging
 
 from bert.errors import InputError
+from bert.train import hardware
 
 POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+CPU_FP16_FLAGS = ("avx512_fp16", "amx_fp16")
 
 
-def configure(amp, amp_dtype, use_xla):
-    """Sets the global Keras dtype policy; returns whether to compile steps with XLA."""
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a run computes with, and why: `device` and `policy` as found, `jit_compile` as chosen."""
+
+    device: str
+    policy: str
+    jit_compile: bool
+    reason: str
+    warnings: tuple = ()
+
+    def describe(self):
+        return (f"compute plan: {self.device}; Keras policy {self.policy}; XLA {'on' if self.jit_compile else 'off'} "
+                f"({self.reason})")
+
+
+def plan(amp, amp_dtype, use_xla, force_xla=False, gpus=None, cpu=None):
+    """The `Plan` for these flags on this machine (`gpus`: [(name, (major, minor))], `cpu`: a CpuInfo)."""
     if amp and amp_dtype not in POLICIES:
         raise InputError(f"--amp_dtype: expected one of {sorted(POLICIES)}, got {amp_dtype!r}")
-    keras.mixed_precision.set_global_policy(POLICIES[amp_dtype] if amp else "float32")
-    if use_xla and amp and amp_dtype == "bfloat16" and not tf.config.list_physical_devices("GPU"):
-        logging.info("bf16 on CPU: not compiling with XLA (oneDNN's bf16 kernels are faster than XLA's here)")
-        return False
-    return use_xla
+    policy = POLICIES[amp_dtype] if amp else "float32"
+    gpus = _gpus() if gpus is None else gpus
+    cpu = hardware.cpu_info() if cpu is None else cpu
+    warnings = []
+    if gpus:
+        name, capability = gpus[0]
+        device = f"{len(gpus)} GPU(s), {name}, compute capability {'.'.join(map(str, capability))}"
+        if amp and amp_dtype == "bfloat16" and capability < (8, 0):
+            warnings.append("bf16 needs compute capability 8.0 or later for tensor cores; --amp_dtype=float16 "
+                            "runs faster on this GPU")
+        return Plan(device, policy, bool(use_xla or force_xla), "--force_xla" if force_xla else "as --use_xla asks",
+                    tuple(warnings))
+    device = f"CPU {cpu.describe()}"
+    if amp and amp_dtype == "bfloat16" and not cpu.has_native_bf16:
+        warnings.append("this CPU has neither AVX512-BF16 nor AMX-BF16: bf16 is emulated and likely slower than fp32")
+    if amp and amp_dtype == "float16" and not any(flag in cpu.flags for flag in CPU_FP16_FLAGS):
+        warnings.append("this CPU has neither AVX512-FP16 nor AMX-FP16: fp16 is emulated and likely slower than fp32; "
+                        "use --amp_dtype=bfloat16 or float32")
+    if force_xla:
+        return Plan(device, policy, True, "--force_xla", tuple(warnings))
+    if use_xla and amp and amp_dtype == "bfloat16":
+        return Plan(device, policy, False, "declined for bf16 on a CPU: oneDNN's bf16 kernels beat XLA's; "
+                    "--force_xla overrides", tuple(warnings))
+    return Plan(device, policy, bool(use_xla), "as --use_xla asks", tuple(warnings))
+
+
+def configure(amp, amp_dtype, use_xla, force_xla=False):
+    """Sets the global Keras dtype policy from the run-time `plan`, logs it; returns whether to compile with XLA."""
+    chosen = plan(amp, amp_dtype, use_xla, force_xla)
+    keras.mixed_precision.set_global_policy(chosen.policy)
+    logging.info(chosen.describe())
+    for warning in chosen.warnings:
+        logging.warning(warning)
+    return chosen.jit_compile
+
+
+def _gpus():
+    """[(device name, (major, minor) compute capability)] of the visible GPUs."""
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        found.append((details.get("device_name", gpu.name), tuple(details.get("compute_capability", (0, 0)))))
+    return found
 
 
 def compute_dtype():

@@ -32,7 +32,7 @@ from bert.train import training
 
 
 def start(flag_values):
-    """Replicas from --horovod, seeds from --seed, precision from --amp, --amp_dtype, --use_xla.
+    """Replicas from --horovod, seeds from --seed, precision from --amp, --amp_dtype, --use_xla, --force_xla.
 
     Returns:
         (replicas, jit_compile): `distribution.create_replicas`' object, and whether steps
@@ -40,7 +40,8 @@ def start(flag_values):
     """
     replicas = distribution.create_replicas(horovod=flag_values.horovod)
     keras.utils.set_random_seed(flag_values.seed)
-    jit_compile = precision.configure(flag_values.amp, flag_values.amp_dtype, flag_values.use_xla)
+    jit_compile = precision.configure(flag_values.amp, flag_values.amp_dtype, flag_values.use_xla,
+                                       flag_values.force_xla)
     return replicas, jit_compile
 
 
