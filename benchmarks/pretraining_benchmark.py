@@ -3,7 +3,7 @@
 Every variant trains on one synthetic batch, fed again each step: random token ids,
 `--batch_size` x `--seq_length`, `--num_predictions` masked positions per sequence (all
 with weight 1), random next-sentence labels. Weights are random: speed does not depend
-on them. Variants (`--variants`, default the first three):
+on them. Variants (`--variants`, default the first four):
   ours_fp32_xla   `BertForPreTraining`, LAMB and `training.make_train_step` (the step
                   run_pretraining.py trains with) under `tf.distribute.get_strategy()`,
                   float32, compiled with XLA;
