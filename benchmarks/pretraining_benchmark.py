@@ -45,6 +45,8 @@ import time
 
 import numpy as np
 
+from benchmarks import side_by_side
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 MINILM_CONFIG_FILE = os.path.join(sys.prefix, "lib", f"python{sys.version_info.major}.{sys.version_info.minor}",
@@ -58,7 +60,6 @@ CONFIGS = {
 VARIANTS = ("ours_fp32_xla", "pytorch", "ours_bf16", "pytorch_bf16", "ours_fp32", "ours_bf16_xla")
 DEFAULT_VARIANTS = VARIANTS[:4]
 PEAK, TORCH_PEAK = "peak", "torch_peak"
-_VENV_REFERENCE_PYTHON = os.path.join(REPO, ".venv-reference", "bin", "python")
 
 
 def config_fields(name, dropout=True):
@@ -320,11 +321,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads (default: 2)")
     parser.add_argument("--dropout", action=argparse.BooleanOptionalAction, default=True,
                         help="keep the config's dropout; --no-dropout zeroes it in every variant (default: keep)")
-    parser.add_argument("--reference_python",
-                        default=os.environ.get("BERT_REFERENCE_PYTHON") or (
-                            _VENV_REFERENCE_PYTHON if os.path.exists(_VENV_REFERENCE_PYTHON) else sys.executable),
-                        help="python with torch and transformers for the PyTorch variants (default: "
-                             "$BERT_REFERENCE_PYTHON, else .venv-reference/bin/python when it exists, else this one)")
+    side_by_side.add_reference_python_flag(parser)
     parser.add_argument("--output", help="also write the rows as JSON lines to this file")
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=(*VARIANTS, PEAK, TORCH_PEAK), help=argparse.SUPPRESS)
@@ -340,6 +337,8 @@ def main(argv=None):
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or len(set(variants)) != len(variants):
         parser.error(f"--variants: expected distinct names among {list(VARIANTS)}, got {variants}")
+    if any(variant.startswith("pytorch") for variant in variants):
+        side_by_side.check_reference_python(parser, args.reference_python)
     for config in configs:
         if config not in CONFIGS and not os.path.exists(config):
             parser.error(f"--configs: {config} is neither one of {list(CONFIGS)} nor a file")

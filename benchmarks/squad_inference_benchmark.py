@@ -31,9 +31,9 @@ import time
 
 import numpy as np
 
+from benchmarks import side_by_side
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_VENV_REFERENCE_PYTHON = os.path.join(REPO_ROOT, ".venv-reference", "bin", "python")
-REFERENCE_PYTHON = _VENV_REFERENCE_PYTHON if os.path.exists(_VENV_REFERENCE_PYTHON) else sys.executable
 
 # Google's released shapes, for when configs/bert_config_<model>.json is absent.
 GOOGLE_CONFIGS = {
@@ -359,16 +359,15 @@ def main(argv=None):
                         help="split the timed calls into this many rounds over all points (default: 1)")
     parser.add_argument("--pytorch", action="store_true",
                         help="also time transformers' PyTorch model, in fp32 and (if asked for) bf16 autocast")
-    parser.add_argument("--reference_python",
-                        default=os.environ.get("BERT_REFERENCE_PYTHON") or REFERENCE_PYTHON,
-                        help="python with torch and transformers for --pytorch (default: $BERT_REFERENCE_PYTHON, "
-                             "else .venv-reference/bin/python when it exists, else this python)")
+    side_by_side.add_reference_python_flag(parser)
     parser.add_argument("--output", help="also append the results as JSON lines to this file")
     parser.add_argument("--pytorch_child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config_json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.warmup < 0 or not 1 <= args.rounds <= args.iterations:
         parser.error("--warmup must be >= 0 and --rounds between 1 and --iterations")
+    if args.pytorch:
+        side_by_side.check_reference_python(parser, args.reference_python)
 
     if args.pytorch_child:  # no TensorFlow in this process
         serve_pytorch_points(json.loads(args.config_json), args.precisions, args.batch_sizes, args.seq_lengths)
