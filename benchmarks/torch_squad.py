@@ -138,12 +138,41 @@ def best_answers(questions, encoded, start_logits, end_logits, n_best_size, max_
     return answers
 
 
+def create_optimizer(model, learning_rate, weight_decay, epsilon, num_warmup_steps, num_train_steps):
+    """(torch AdamW, get_linear_schedule_with_warmup's scheduler) for `model`, parameters grouped as Trainer does:
+    no weight decay on biases and LayerNorm weights."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    named = list(model.named_parameters())
+    no_decay = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]
+    decay = [p for n, p in named if not (n.endswith("bias") or "LayerNorm" in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=learning_rate, betas=(0.9, 0.999), eps=epsilon)
+    return optimizer, get_linear_schedule_with_warmup(optimizer, num_warmup_steps, num_train_steps)
+
+
+def train_update(model, optimizer, scheduler, batch, max_grad_norm):
+    """One update on `batch` (model keyword arguments, labels included): loss, backward, clipping to global norm
+    `max_grad_norm`, optimizer and schedule step. Returns the batch's loss (float, before the update)."""
+    import torch
+
+    outputs = model(**batch)
+    outputs.loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return outputs.loss.detach().item()
+
+
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     import numpy as np
     import torch
-    from transformers import BertForQuestionAnswering, BertTokenizerFast, get_linear_schedule_with_warmup
+    from transformers import BertForQuestionAnswering, BertTokenizerFast
 
     assert "tensorflow" not in sys.modules, "the PyTorch side must not load TensorFlow"
     torch.set_num_threads(args.threads)
@@ -166,13 +195,8 @@ def main(argv=None):
     train_started = time.perf_counter()
     model = BertForQuestionAnswering.from_pretrained(args.model_dir)
     model.train()
-    named = list(model.named_parameters())
-    no_decay = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]
-    decay = [p for n, p in named if not (n.endswith("bias") or "LayerNorm" in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=args.learning_rate, betas=(0.9, 0.999), eps=args.adam_epsilon)
-    scheduler = get_linear_schedule_with_warmup(optimizer, num_warmup_steps, num_train_steps)
+    optimizer, scheduler = create_optimizer(model, args.learning_rate, args.weight_decay, args.adam_epsilon,
+                                            num_warmup_steps, num_train_steps)
     rng = np.random.default_rng(args.seed)
     order = np.zeros(0, np.int64)
     step_seconds = []
@@ -181,13 +205,8 @@ def main(argv=None):
         while len(order) < args.train_batch_size:  # a new shuffle each epoch; batches may straddle epochs
             order = np.concatenate([order, rng.permutation(num_windows)])
         rows, order = torch.from_numpy(order[:args.train_batch_size]), order[args.train_batch_size:]
-        outputs = model(**{name: tensor[rows] for name, tensor in tensors.items()})
-        outputs.loss.backward()
-        last_loss = outputs.loss.detach().item()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        last_loss = train_update(model, optimizer, scheduler, {name: tensor[rows] for name, tensor in tensors.items()},
+                                 args.max_grad_norm)
         step_seconds.append(time.perf_counter() - step_started)
         if (step + 1) % 10 == 0 or step + 1 == num_train_steps:
             print(json.dumps({"step": step + 1, "loss": round(last_loss, 6),
