@@ -19,7 +19,9 @@ Everything between the JSON files and the predictions is transformers' own way, 
   a window that does not hold the whole answer points at [CLS] (index 0);
 - the model: `BertForQuestionAnswering.from_pretrained` (its span head drawn by transformers'
   `_init_weights`, normal with std initializer_range, after `torch.manual_seed(seed)`),
-  dropout 0.1 on, loss the mean of the start and end cross-entropies over the batch;
+  dropout 0.1 on, loss the mean of the start and end cross-entropies over the batch; the word
+  embeddings' `padding_idx` keeps [PAD]'s row frozen, where run_squad.py (as Google's BERT)
+  trains it: the one difference in the training itself that squad_lockstep.py found;
 - the optimizer: `torch.optim.AdamW` (betas 0.9/0.999, epsilon --adam_epsilon, weight decay
   --weight_decay except biases and LayerNorm weights, as Trainer groups them), gradients
   clipped to global norm --max_grad_norm, `get_linear_schedule_with_warmup` (linear warmup to
