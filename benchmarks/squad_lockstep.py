@@ -184,22 +184,28 @@ def run_pytorch(args, work_name, rows, head, num_warmup_steps, dropout, train_pa
                 "end_logits": outputs["end_logits"]}, str(outputs["torch_version"])
 
 
-def run_seed(args, data, seed, dropout):
+def read_windows(args, data):
+    """run_squad.py's windows of the train and dev files: (train SquadFeatures, dev examples, dev SquadFeatures)."""
+    from bert.squad import features as squad_features
+    from bert.text import tokenization
+
+    tokenizer = tokenization.FullTokenizer(os.path.join(args.model_dir, "vocab.txt"), do_lower_case=True)
+    windows = {split: squad_features.read_windows(data[split], tokenizer, args.max_seq_length, args.doc_stride,
+                                                  MAX_QUERY_LENGTH, is_training=split == "train")
+               for split in ("train", "dev")}
+    return windows["train"][1], *windows["dev"]
+
+
+def run_seed(args, data, windows, seed, dropout):
     """Ours, then PyTorch once per --torch_pad_rows, on the same draws; returns {run key: result record}."""
     import tensorflow as tf
 
     from bert import export, inference, modeling
     from bert.squad import evaluation
-    from bert.squad import features as squad_features
-    from bert.text import tokenization
 
     config = modeling.BertConfig.from_json_file(os.path.join(args.model_dir, "config.json"))
     config = dataclasses.replace(config, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
-    tokenizer = tokenization.FullTokenizer(os.path.join(args.model_dir, "vocab.txt"), do_lower_case=True)
-    windows = {split: squad_features.read_windows(data[split], tokenizer, args.max_seq_length, args.doc_stride,
-                                                  MAX_QUERY_LENGTH, is_training=split == "train")
-               for split in ("train", "dev")}
-    train_features, dev_examples, dev_features = windows["train"][1], *windows["dev"]
+    train_features, dev_examples, dev_features = windows
     train_arrays = {name: value for name, value in train_features.arrays().items()
                     if name in ("input_ids", "input_mask", "segment_ids", "start_positions", "end_positions")}
     num_updates = int(len(train_features) / args.train_batch_size * args.num_train_epochs)
@@ -281,9 +287,10 @@ def main(argv=None):
                 args.num_dev_questions, args.data_seed, args.cache_dir)
         except ValueError as error:
             raise SystemExit(f"error: {error}")
+    windows = read_windows(args, data)
     for seed in args.seeds:
         for dropout in args.dropouts:
-            for key, record in run_seed(args, data, seed, dropout).items():
+            for key, record in run_seed(args, data, windows, seed, dropout).items():
                 results["runs"][key] = record
                 print(f"  {key}: F1 ours {record['ours']['f1']:.2f}, PyTorch {record['pytorch']['f1']:.2f}; same "
                       f"answer {100 * record['against']['pytorch']['same_answer_share']:.1f} %", flush=True)
