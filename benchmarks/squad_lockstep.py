@@ -265,11 +265,19 @@ def print_table(results):
                   f"| {ours:.2f} | {other:.2f} | {ours - other:+.2f} |")
 
 
+# Flags that choose which runs happen, not what a run measures: results.json keeps runs across changes of these.
+RUN_CHOICES = ("seeds", "dropouts", "torch_pad_rows", "control", "work_dir", "cache_dir", "reference_python")
+
+
+def recipe_settings(args):
+    """The flags that change what a run measures; results.json's earlier runs are kept only when these match."""
+    return {name: value for name, value in vars(args).items() if name not in RUN_CHOICES}
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
-    settings = {name: value for name, value in vars(args).items()
-                if name not in ("seeds", "dropouts", "work_dir", "cache_dir", "reference_python")}
+    settings = recipe_settings(args)
     results_path = os.path.join(args.work_dir, "results.json")
     results = {"settings": settings, "runs": {}}
     if os.path.exists(results_path):
@@ -277,6 +285,8 @@ def main(argv=None):
             earlier = json.load(f)
         if earlier.get("settings") == settings:
             results = earlier
+        elif earlier.get("runs"):
+            print(f"{results_path} holds runs of another recipe: they are dropped", flush=True)
     results["cpu"] = cpu_model()
     if args.train_file:
         data = {"train": os.path.abspath(args.train_file), "dev": os.path.abspath(args.predict_file)}

@@ -35,6 +35,18 @@ def test_update_rows_take_every_window_once_per_epoch_and_straddle_epochs():
     assert not np.array_equal(rows, squad_lockstep.update_rows(10, 4, 7, seed=4))
 
 
+def test_runs_of_other_seeds_dropouts_and_pad_rows_share_one_results_file(minilm):
+    """Only the recipe keys results.json: a later run with other seeds, dropouts or [PAD] rows keeps the earlier
+    runs; another learning rate does not."""
+    common = [f"--model_dir={minilm}", f"--reference_python={os.path.abspath(__file__)}"]
+    first = squad_lockstep.recipe_settings(squad_lockstep.parse_args(common + ["--torch_pad_rows=trained,frozen"]))
+    again = squad_lockstep.recipe_settings(squad_lockstep.parse_args(
+        common + ["--seeds=2", "--dropouts=0.1", "--torch_pad_rows=frozen", "--control"]))
+    other = squad_lockstep.recipe_settings(squad_lockstep.parse_args(common + ["--learning_rate=1e-4"]))
+    assert first == again
+    assert first != other
+
+
 def test_bad_flags_are_one_line_errors(capsys):
     for argv, message in ((["--dropouts=0,1"], "--dropouts: each rate must be in [0, 1)"),
                           (["--torch_pad_rows=frozen,thawed"], "--torch_pad_rows: unknown ['thawed']"),
