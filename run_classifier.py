@@ -211,7 +211,7 @@ def main(argv):
     processor = processors.get_processor(
         FLAGS.task_name, xnli_language=FLAGS.xnli_language, text_a_column=FLAGS.text_a_column,
         text_b_column=FLAGS.text_b_column, label_column=FLAGS.label_column)
-    replicas, jit_compile = setup.start(FLAGS)
+    replicas, xla = setup.start(FLAGS)
     config, tokenizer = cli_flags.config_and_tokenizer(FLAGS)
     examples = read_examples(processor)
     label_list = None if processor.is_regression else processor.labels()
@@ -224,19 +224,19 @@ def main(argv):
 
     task = losses.REGRESSION if label_list is None else losses.CLASSIFICATION
     if FLAGS.do_train:
-        model, global_step = train(replicas, config, label_list, arrays["train"], task, jit_compile)
+        model, global_step = train(replicas, config, label_list, arrays["train"], task, xla.training)
     else:
         model, global_step = load_trained_model(replicas.strategy, config, num_outputs), 0
     if not replicas.is_chief:
         return
     log = JsonLinesLog(setup.dllog_path(FLAGS, "classifier_log.jsonl"))
     if FLAGS.do_eval:
-        logits = logits_of(model, arrays["dev"], FLAGS.eval_batch_size, jit_compile, log)
+        logits = logits_of(model, arrays["dev"], FLAGS.eval_batch_size, xla.inference, log)
         results = evaluation_results(processor.name, logits, arrays["dev"]["label_ids"], label_list is None)
         write_eval_results(results, global_step)
         log.append({"event": "eval", **results})
     if FLAGS.do_predict:
-        write_test_results(logits_of(model, arrays["test"], FLAGS.predict_batch_size, jit_compile, log),
+        write_test_results(logits_of(model, arrays["test"], FLAGS.predict_batch_size, xla.inference, log),
                            label_list is None)
     if FLAGS.export_dir:
         export_dir = export.export_saved_model(model, FLAGS.export_dir, FLAGS.max_seq_length, ("logits",))

@@ -319,7 +319,7 @@ def export_saved_model(model, labels):
 def main(argv):
     del argv
     check_flags()
-    replicas, jit_compile = setup.start(FLAGS)
+    replicas, xla = setup.start(FLAGS)
     config, tokenizer = cli_flags.config_and_tokenizer(FLAGS)
     # Every input is read and checked before anything is trained or written.
     labels, train_split, dev_split, test_split = read_inputs(replicas, tokenizer)
@@ -328,15 +328,15 @@ def main(argv):
     if FLAGS.do_train:
         if replicas.is_chief:
             write_text_atomically(os.path.join(FLAGS.output_dir, LABEL_FILE), "".join(f"{label}\n" for label in labels))
-        model = train(replicas, config, labels, train_split, jit_compile)
+        model = train(replicas, config, labels, train_split, xla.training)
     else:
         model = load_trained_model(replicas.strategy, config, len(labels))
     if not replicas.is_chief:
         return
     if FLAGS.do_eval:
-        tag_and_score(model, labels, dev_split, "eval", FLAGS.eval_batch_size, jit_compile)
+        tag_and_score(model, labels, dev_split, "eval", FLAGS.eval_batch_size, xla.inference)
     if FLAGS.do_predict:
-        tag_and_score(model, labels, test_split, "test", FLAGS.predict_batch_size, jit_compile)
+        tag_and_score(model, labels, test_split, "test", FLAGS.predict_batch_size, xla.inference)
     if FLAGS.export_dir:
         export_saved_model(model, labels)
 

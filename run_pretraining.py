@@ -165,7 +165,7 @@ def main(argv):
     cli_flags.require_at_least_one(FLAGS, "train_batch_size", "eval_batch_size", "num_accumulation_steps",
                                    "save_checkpoints_steps", "display_loss_steps", "max_seq_length",
                                    "max_predictions_per_seq")
-    replicas, jit_compile = setup.start(FLAGS)
+    replicas, xla = setup.start(FLAGS)
     config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
     if FLAGS.max_seq_length > config.max_position_embeddings:
         raise InputError(f"--max_seq_length: {FLAGS.max_seq_length} exceeds max_position_embeddings "
@@ -174,7 +174,7 @@ def main(argv):
         raise InputError("--max_predictions_per_seq: must not exceed --max_seq_length")
     if replicas.is_chief:
         make_writable_dir(FLAGS.output_dir)
-    model = train(replicas, config, jit_compile) if FLAGS.do_train else None
+    model = train(replicas, config, xla.training) if FLAGS.do_train else None
     if FLAGS.do_eval:
         evaluate(replicas.strategy, config, model, replicas.is_chief)
 

@@ -164,7 +164,7 @@ def predict(model, examples, features, gold, jit_compile):
 def main(argv):
     del argv
     check_flags()
-    replicas, jit_compile = setup.start(FLAGS)
+    replicas, xla = setup.start(FLAGS)
     config, tokenizer = cli_flags.config_and_tokenizer(FLAGS)
     # Every input is read and checked before anything is trained or written.
     train_features = read_features(FLAGS.train_file, tokenizer, is_training=True)[1] if FLAGS.do_train else None
@@ -173,10 +173,10 @@ def main(argv):
         gold = evaluation.read_gold_answers(FLAGS.predict_file, FLAGS.version_2_with_negative)
     make_writable_dir(FLAGS.output_dir)
 
-    model = train(replicas, config, train_features, jit_compile) if FLAGS.do_train else \
+    model = train(replicas, config, train_features, xla.training) if FLAGS.do_train else \
         load_trained_model(replicas.strategy, config)
     if FLAGS.do_predict and replicas.is_chief:
-        predict(model, predict_examples, predict_features, gold, jit_compile)
+        predict(model, predict_examples, predict_features, gold, xla.inference)
     if FLAGS.export_dir and replicas.is_chief:
         export_dir = export.export_saved_model(model, FLAGS.export_dir, FLAGS.max_seq_length)
         print(f"SavedModel in {export_dir} (signature serving_default)", flush=True)

@@ -114,7 +114,7 @@ def ours_step(config, batch, bf16, use_xla, force_xla=False):
     from bert.train import precision
     from bert.train import training
 
-    jit_compile = precision.configure(bf16, "bfloat16", use_xla, force_xla)
+    jit_compile = precision.configure(bf16, "bfloat16", use_xla, force_xla).training
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.get_strategy()
     with strategy.scope():

@@ -91,7 +91,7 @@ def summarize(seconds, batch_size):
             "cpu_ms_avg": round(float(ms[:, 1].mean()), 2)}
 
 
-def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths):
+def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths, force_xla=False):
     """Yields (description, call) per (seq_length, batch_size): our forward in one precision."""
     import keras
     import tensorflow as tf
@@ -100,7 +100,7 @@ def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths):
     from bert.train import precision
 
     amp, amp_dtype = PRECISIONS[precision_name]
-    jit_compile = precision.configure(amp, amp_dtype, use_xla)
+    jit_compile = precision.configure(amp, amp_dtype, use_xla, force_xla).inference
     keras.utils.set_random_seed(0)
     model = modeling.build_model(modeling.BertForQuestionAnswering(config))  # keeps this policy from here on
     keras.mixed_precision.set_global_policy("float32")
@@ -353,6 +353,8 @@ def main(argv=None):
                         help="comma-separated fp32, fp16, bf16 (default: fp32,bf16)")
     parser.add_argument("--use_xla", action=argparse.BooleanOptionalAction, default=True,
                         help="compile with XLA where bert/train/precision.py allows it (default: yes)")
+    parser.add_argument("--force_xla", action="store_true",
+                        help="compile with XLA even where precision.py declines it (on a CPU: every forward)")
     parser.add_argument("--iterations", type=int, default=20, help="timed calls per point (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default: 3)")
     parser.add_argument("--rounds", type=int, default=1,
@@ -385,7 +387,8 @@ def main(argv=None):
         cpu = hardware.cpu_info().describe()
         print(f"CPU: {cpu}\nBERT hidden {config.hidden_size}, {config.num_hidden_layers} layers; {args.iterations} "
               f"timed calls after {args.warmup} warm-up calls per point, in {args.rounds} rounds", flush=True)
-        groups = [LocalPoints(our_points(config, name, args.use_xla, args.batch_sizes, args.seq_lengths),
+        groups = [LocalPoints(our_points(config, name, args.use_xla, args.batch_sizes, args.seq_lengths,
+                                         args.force_xla),
                               measure_peaks=tensorflow_matmul_peaks if index == 0 else None)
                   for index, name in enumerate(args.precisions)]
         if args.pytorch:

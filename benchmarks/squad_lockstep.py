@@ -120,7 +120,7 @@ def train_ours(args, config, train_arrays, rows, num_warmup_steps, seed, use_xla
     from bert.train import losses, optimization, precision, training
 
     keras.utils.set_random_seed(seed)
-    jit_compile = precision.configure(amp=False, amp_dtype="float16", use_xla=use_xla)
+    jit_compile = precision.configure(amp=False, amp_dtype="float16", use_xla=use_xla).training
     model = modeling.build_model(modeling.BertForQuestionAnswering(config), args.max_seq_length)
     report = checkpoints.load_weights(model, args.model_dir)
     if report.missing != list(HEAD):

@@ -35,7 +35,7 @@ def benchmark(config, precision_name, use_xla, batch_size, seq_length, num_accum
     from bert.train import training
 
     amp, amp_dtype = PRECISIONS[precision_name]
-    jit_compile = precision.configure(amp, amp_dtype, use_xla)
+    jit_compile = precision.configure(amp, amp_dtype, use_xla).training
     keras.utils.set_random_seed(0)
     strategy = distribution.create_strategy()
     per_replica_batch = batch_size * num_accumulation_steps

@@ -15,7 +15,7 @@ table; the results also go to results/squad_inference_benchmark_<timestamp>/resu
 
 Arguments (all optional, in this order; defaults in brackets):
   bert_model   base | large: configs/bert_config_<model>.json, or Google's shape if absent [base]
-  use_xla      true | false [true] (bf16 on a CPU runs without XLA, see bert/train/precision.py)
+  use_xla      true | false [true] (a forward on a CPU runs without XLA, see bert/train/precision.py)
   batch_sizes  comma-separated [1,8]
   seq_lengths  comma-separated [128,384]
   precisions   comma-separated fp32, fp16, bf16 [fp32,bf16]

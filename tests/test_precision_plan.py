@@ -46,11 +46,21 @@ def test_bf16_on_a_cpu_declines_xla_unless_forced(cpuinfo):
     assert forced.jit_compile and "--force_xla" in forced.reason
 
 
-def test_fp32_on_a_cpu_compiles_as_asked():
+def test_fp32_on_a_cpu_compiles_training_as_asked_and_runs_a_forward_without_xla():
     cpu = hardware.parse_cpuinfo(EPYC, logical_cpus=2)
-    assert precision.plan(False, "float16", use_xla=True, gpus=[], cpu=cpu).jit_compile
-    assert not precision.plan(False, "float16", use_xla=False, gpus=[], cpu=cpu).jit_compile
-    assert precision.plan(False, "float16", use_xla=True, gpus=[], cpu=cpu).policy == "float32"
+    asked = precision.plan(False, "float16", use_xla=True, gpus=[], cpu=cpu)
+    assert asked.policy == "float32" and asked.xla == precision.XlaChoice(training=True, inference=False)
+    assert "for prediction XLA off (declined for a forward on a CPU" in asked.describe()
+    not_asked = precision.plan(False, "float16", use_xla=False, gpus=[], cpu=cpu)
+    assert not_asked.xla == (False, False) and "prediction" not in not_asked.describe()
+    forced = precision.plan(False, "float16", use_xla=False, force_xla=True, gpus=[], cpu=cpu)
+    assert forced.xla == (True, True)
+
+
+def test_gpus_compile_forward_and_training_as_asked():
+    for amp in (False, True):
+        chosen = precision.plan(amp, "bfloat16", use_xla=True, gpus=[("NVIDIA A100", (8, 0))])
+        assert chosen.xla == (True, True) and "prediction" not in chosen.describe()
 
 
 def test_emulated_half_precision_on_a_cpu_is_warned_about():

@@ -10,11 +10,11 @@
     TrainingRun.train      the shared step and loop (`training.py`) over a script's input and losses
 
 Example:
-    >>> replicas, jit_compile = start(FLAGS)
+    >>> replicas, xla = start(FLAGS)
     >>> run = build_training(replicas, FLAGS, build_model, num_train_steps=1000, num_warmup_steps=100,
     ...                      schedule={"decay_power": 1.0})
     >>> dataset = make_dataset(skip_batches=int(run.step.numpy()))   # resume the input too
-    >>> last = run.train(losses.PRETRAINING, dataset, jit_compile, 1000, global_batch_size, dllog_path)
+    >>> last = run.train(losses.PRETRAINING, dataset, xla.training, 1000, global_batch_size, dllog_path)
 """
 
 import dataclasses
@@ -35,14 +35,13 @@ def start(flag_values):
     """Replicas from --horovod, seeds from --seed, precision from --amp, --amp_dtype, --use_xla, --force_xla.
 
     Returns:
-        (replicas, jit_compile): `distribution.create_replicas`' object, and whether steps
-        are compiled with XLA.
+        (replicas, xla): `distribution.create_replicas`' object, and `precision.XlaChoice`:
+        whether training steps and forward-only calls are compiled with XLA.
     """
     replicas = distribution.create_replicas(horovod=flag_values.horovod)
     keras.utils.set_random_seed(flag_values.seed)
-    jit_compile = precision.configure(flag_values.amp, flag_values.amp_dtype, flag_values.use_xla,
-                                       flag_values.force_xla)
-    return replicas, jit_compile
+    xla = precision.configure(flag_values.amp, flag_values.amp_dtype, flag_values.use_xla, flag_values.force_xla)
+    return replicas, xla
 
 
 def batch_sizes(flag_values, replicas):
