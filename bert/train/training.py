@@ -83,8 +83,10 @@ def make_train_step(replicas, model, optimizer, task, num_accumulation_steps, ji
         grads, metrics = gradients_fn(batch, totals)
         grads, metrics = replicas.all_reduce_sum((grads, metrics))
         scale = optimizer.dynamic_scale if loss_scaled else 1.0
-        grads, _ = tf.clip_by_global_norm(grads, optimization.CLIP_NORM * scale)
-        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        grads, norm = tf.clip_by_global_norm(grads, optimization.CLIP_NORM * scale)
+        # A non-finite gradient makes the norm non-finite, and clipping by a non-finite norm
+        # turns every gradient into NaN: the norm alone tells, without another pass over them.
+        finite = tf.math.is_finite(norm)
         # Keras's optimizer sums the gradients over the strategy's replicas once more; each
         # passes its share. (Under Horovod the strategy has one replica: the whole sum.)
         optimizer.apply([g / strategy.num_replicas_in_sync for g in grads], model.trainable_variables)
