@@ -53,6 +53,15 @@ def op_times(run, logdir, calls=3):
     with open(max(glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb")), key=os.path.getmtime),
               "rb") as f:
         space.ParseFromString(f.read())
+    return summed_op_times(space, calls)
+
+
+def summed_op_times(space, calls):
+    """{(op type, op name): milliseconds per call} from an XSpace trace of `calls` calls.
+
+    Counts the executor threads' top-level op events only: an event inside another op's
+    event on the same thread (the shards an op runs with ParallelFor) is part of that op.
+    """
     times = collections.Counter()
     for plane in space.planes:
         if plane.name != "/host:CPU":
@@ -60,11 +69,15 @@ def op_times(run, logdir, calls=3):
         for line in plane.lines:
             if not line.name.startswith("tf_Compute"):
                 continue
-            for event in line.events:
+            covered_until = -1
+            for event in sorted(line.events, key=lambda event: event.offset_ps):
+                if event.offset_ps + event.duration_ps <= covered_until:
+                    continue  # runs inside an op counted already (an op's own ParallelFor shards)
                 metadata = plane.event_metadata[event.metadata_id]
                 kind = metadata.display_name or metadata.name
                 if not kind.startswith(IGNORED_PREFIXES):
                     times[(kind, metadata.name)] += event.duration_ps / 1e9 / calls
+                    covered_until = max(covered_until, event.offset_ps + event.duration_ps)
     return times
 
 
