@@ -150,7 +150,23 @@ def score(examples, features, gold, start_logits, end_logits):
     return scores["exact_match"], scores["f1"], result.predictions
 
 
-def compare(ours, theirs, ours_answers, their_answers):
+def paired_f1_standard_error(gold, ours_answers, their_answers):
+    """Standard error, in F1 points, of ours' dev F1 minus theirs from which questions the dev set holds.
+
+    Both answered the same questions: the error of the difference comes from the per-question
+    differences (each question's F1 is its best over the gold answers, as the official metric has it).
+    """
+    from bert.squad import metrics
+
+    def question_f1(answers, question):
+        return max(metrics.f1_score(answers[question.qid], gold_answer) for gold_answer in question.answers)
+
+    differences = [question_f1(ours_answers, question) - question_f1(their_answers, question)
+                   for question in gold.questions]
+    return 100 * statistics.stdev(differences) / math.sqrt(len(differences))
+
+
+def compare(ours, theirs, ours_answers, their_answers, gold):
     """The numbers that say how far apart the two runs ended; `ours`/`theirs` hold losses and dev logits."""
     differences = np.abs(np.array(ours["losses"]) - np.array(theirs["losses"]))
     logits = {name: np.abs(ours[name] - theirs[name]) for name in ("start_logits", "end_logits")}
@@ -160,7 +176,8 @@ def compare(ours, theirs, ours_answers, their_answers):
             "loss_abs_difference_all": float(differences.mean()),
             "loss_last_20": [statistics.fmean(ours["losses"][-20:]), statistics.fmean(theirs["losses"][-20:])],
             "dev_logit_abs_difference": float(np.mean([value.mean() for value in logits.values()])),
-            "same_answer_share": same / len(ours_answers)}
+            "same_answer_share": same / len(ours_answers),
+            "f1_difference_standard_error": paired_f1_standard_error(gold, ours_answers, their_answers)}
 
 
 def run_pytorch(args, work_name, rows, head, num_warmup_steps, dropout, train_pad_row, train_arrays, dev_arrays,
@@ -239,8 +256,10 @@ def run_seed(args, data, windows, seed, dropout):
                   **{side: {"exact_match": scored[side][0], "f1": scored[side][1], "losses": list(run["losses"])}
                      for side, run in sides.items()}}
         # How far ours ends from PyTorch, and (with --control) from itself computed in another order (no XLA).
-        record["against"] = {side: compare(runs["ours"], sides[side], scored["ours"][2], scored[side][2])
+        record["against"] = {side: compare(runs["ours"], sides[side], scored["ours"][2], scored[side][2], gold)
                              for side in sides if side != "ours"}
+        write_text_atomically(os.path.join(args.work_dir, f"{key}_answers.json"),
+                              json.dumps({side: scored[side][2] for side in sides}, indent=1) + "\n")
         records[key] = record
     return records
 
@@ -248,11 +267,17 @@ def run_seed(args, data, windows, seed, dropout):
 SIDE_NAMES = {"pytorch": "PyTorch", "ours_without_xla": "ours without XLA"}
 
 
+def standard_error(difference):
+    error = difference.get("f1_difference_standard_error")  # absent from runs recorded before it was
+    return "" if error is None else f" ± {error:.2f}"
+
+
 def print_table(results):
     print(f"\nCPU: {results['cpu']}. Model: {results['settings']['model_dir']}")
     print("\n| seed | dropout | PyTorch's [PAD] row | updates | ours against | first loss, ours / other "
           "| mean abs loss diff, updates 1-10 | all updates | loss, last 20 updates, ours / other "
-          "| dev logits, mean abs diff | same answer | F1 ours | F1 other | ours - other |")
+          "| dev logits, mean abs diff | same answer | F1 ours | F1 other | ours - other (± standard error over "
+          "questions) |")
     print("| ---: | ---: | --- | ---: | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for record in results["runs"].values():
         for side, diff in record["against"].items():
@@ -262,7 +287,7 @@ def print_table(results):
                   f"| {diff['loss_abs_difference_first_10']:.2e} | {diff['loss_abs_difference_all']:.2e} "
                   f"| {diff['loss_last_20'][0]:.3f} / {diff['loss_last_20'][1]:.3f} "
                   f"| {diff['dev_logit_abs_difference']:.3f} | {100 * diff['same_answer_share']:.1f} % "
-                  f"| {ours:.2f} | {other:.2f} | {ours - other:+.2f} |")
+                  f"| {ours:.2f} | {other:.2f} | {ours - other:+.2f}{standard_error(diff)} |")
 
 
 # Flags that choose which runs happen, not what a run measures: results.json keeps runs across changes of these.
@@ -302,8 +327,10 @@ def main(argv=None):
         for dropout in args.dropouts:
             for key, record in run_seed(args, data, windows, seed, dropout).items():
                 results["runs"][key] = record
+                against = record["against"]["pytorch"]
                 print(f"  {key}: F1 ours {record['ours']['f1']:.2f}, PyTorch {record['pytorch']['f1']:.2f}; same "
-                      f"answer {100 * record['against']['pytorch']['same_answer_share']:.1f} %", flush=True)
+                      f"answer {100 * against['same_answer_share']:.1f} %; difference "
+                      f"{record['ours']['f1'] - record['pytorch']['f1']:+.2f}{standard_error(against)}", flush=True)
             write_text_atomically(results_path, json.dumps(results, indent=1))
     print_table(results)
     print(f"\nResults in {results_path}.")

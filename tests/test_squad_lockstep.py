@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks import squad_lockstep
+from bert.squad import metrics
 
 CONTEXT = ("The Amazon River in South America is the largest river by discharge volume of water in the world. "
            "It flows east for about 6,400 km and reaches the Atlantic Ocean near the city of Belem. "
@@ -45,6 +46,17 @@ def test_runs_of_other_seeds_dropouts_and_pad_rows_share_one_results_file(minilm
     other = squad_lockstep.recipe_settings(squad_lockstep.parse_args(common + ["--learning_rate=1e-4"]))
     assert first == again
     assert first != other
+
+
+def test_paired_standard_error_comes_from_the_questions_the_answers_differ_on():
+    gold = metrics.Dataset(path="dev.json", version="1.1", questions=[
+        metrics.Question(qid=f"q{i}", answers=["red fox", "the red fox"]) for i in range(4)])
+    same = {f"q{i}": "red fox" for i in range(4)}
+    assert squad_lockstep.paired_f1_standard_error(gold, same, same) == 0.0
+    # ours right on every question, theirs wrong (F1 0) on q0 and half right (F1 2/3: "fox") on q1:
+    # differences 1, 1/3, 0, 0; standard deviation 0.4714, over sqrt(4): 23.57 F1 points.
+    theirs = {**same, "q0": "a cat", "q1": "fox"}
+    assert squad_lockstep.paired_f1_standard_error(gold, same, theirs) == pytest.approx(23.570, abs=1e-3)
 
 
 def test_bad_flags_are_one_line_errors(capsys):
