@@ -88,8 +88,11 @@ def make_train_step(replicas, model, optimizer, task, num_accumulation_steps, ji
         # turns every gradient into NaN: the norm alone tells, without another pass over them.
         finite = tf.math.is_finite(norm)
         # Keras's optimizer sums the gradients over the strategy's replicas once more; each
-        # passes its share. (Under Horovod the strategy has one replica: the whole sum.)
-        optimizer.apply([g / strategy.num_replicas_in_sync for g in grads], model.trainable_variables)
+        # passes its share. (Under Horovod the strategy has one replica: the whole sum.) The
+        # update waits for the losses: a weight whose gradient does not depend on its own value
+        # could otherwise be updated before the forward pass has read it.
+        with tf.control_dependencies(tf.nest.flatten(metrics)):
+            optimizer.apply([g / strategy.num_replicas_in_sync for g in grads], model.trainable_variables)
         return metrics, finite
 
     gradients_fn = gradients if single_device else tf.function(gradients, jit_compile=jit_compile)
