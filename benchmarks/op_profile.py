@@ -131,16 +131,18 @@ def main(argv=None):
     parser.add_argument("--train", action="store_true", help="profile the pretraining step instead of a forward")
     parser.add_argument("--use_xla", action=argparse.BooleanOptionalAction, default=False,
                         help="compile with XLA (the breakdown then shows one op; default: no)")
+    parser.add_argument("--onednn_inference", action=argparse.BooleanOptionalAction, default=True,
+                        help="a forward with oneDNN's forward-only kernels, as run_squad.py --do_predict runs it "
+                        "(bert/onednn.py; default: yes)")
     parser.add_argument("--calls", type=int, default=3, help="traced calls, after 3 untimed and 5 timed ones")
     args = parser.parse_args(argv)
 
-    import keras
     import numpy as np
     import tensorflow as tf
 
     from benchmarks import pretraining_benchmark
     from bert import modeling
-    from bert.train import hardware
+    from bert.train import hardware, precision
 
     config = pretraining_benchmark.load_config(args.config)
     bf16 = args.precision == "bf16"
@@ -149,7 +151,8 @@ def main(argv=None):
         step, _ = pretraining_benchmark.ours_step(config, batch, bf16=bf16, use_xla=args.use_xla,
                                                   force_xla=args.use_xla)
     else:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16" if bf16 else "float32")
+        precision.configure(bf16, "bfloat16", args.use_xla, force_xla=args.use_xla, forward_only=True,
+                            onednn_inference=args.onednn_inference)
         model = modeling.build_model(modeling.BertModel(config))
         forward = tf.function(lambda batch: model(batch)["sequence_output"], jit_compile=args.use_xla)
         rng = np.random.default_rng(0)

@@ -91,7 +91,7 @@ def summarize(seconds, batch_size):
             "cpu_ms_avg": round(float(ms[:, 1].mean()), 2)}
 
 
-def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths, force_xla=False):
+def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths, force_xla=False, onednn_inference=True):
     """Yields (description, call) per (seq_length, batch_size): our forward in one precision."""
     import keras
     import tensorflow as tf
@@ -100,7 +100,8 @@ def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths, force_
     from bert.train import precision
 
     amp, amp_dtype = PRECISIONS[precision_name]
-    jit_compile = precision.configure(amp, amp_dtype, use_xla, force_xla).inference
+    jit_compile = precision.configure(amp, amp_dtype, use_xla, force_xla, forward_only=True,
+                                      onednn_inference=onednn_inference).inference
     keras.utils.set_random_seed(0)
     model = modeling.build_model(modeling.BertForQuestionAnswering(config))  # keeps this policy from here on
     keras.mixed_precision.set_global_policy("float32")
@@ -355,6 +356,9 @@ def main(argv=None):
                         help="compile with XLA where bert/train/precision.py allows it (default: yes)")
     parser.add_argument("--force_xla", action="store_true",
                         help="compile with XLA even where precision.py declines it (on a CPU: every forward)")
+    parser.add_argument("--onednn_inference", action=argparse.BooleanOptionalAction, default=True,
+                        help="on a CPU, oneDNN's forward-only kernels as run_squad.py --do_predict uses them: "
+                        "cached weight layouts, fused LayerNorm (bert/onednn.py; default: yes)")
     parser.add_argument("--iterations", type=int, default=20, help="timed calls per point (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default: 3)")
     parser.add_argument("--rounds", type=int, default=1,
@@ -388,7 +392,7 @@ def main(argv=None):
         print(f"CPU: {cpu}\nBERT hidden {config.hidden_size}, {config.num_hidden_layers} layers; {args.iterations} "
               f"timed calls after {args.warmup} warm-up calls per point, in {args.rounds} rounds", flush=True)
         groups = [LocalPoints(our_points(config, name, args.use_xla, args.batch_sizes, args.seq_lengths,
-                                         args.force_xla),
+                                         args.force_xla, args.onednn_inference),
                               measure_peaks=tensorflow_matmul_peaks if index == 0 else None)
                   for index, name in enumerate(args.precisions)]
         if args.pytorch:

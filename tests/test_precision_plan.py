@@ -81,3 +81,22 @@ def test_gpus_compile_bf16_with_xla_and_warn_below_ampere():
 def test_unknown_amp_dtype_is_a_one_line_error():
     with pytest.raises(InputError, match="--amp_dtype: expected one of"):
         precision.plan(True, "float8", False, gpus=[])
+
+
+def test_a_cpu_run_that_never_trains_uses_onednn_forward_kernels_and_bf16_weights():
+    cpu = hardware.parse_cpuinfo(SAPPHIRE_RAPIDS, logical_cpus=2)
+    bf16 = precision.plan(True, "bfloat16", use_xla=True, gpus=[], cpu=cpu, forward_only=True, onednn_available=True)
+    assert bf16.onednn_forward_only and bf16.policy == "bfloat16" and not bf16.jit_compile
+    assert "oneDNN forward-only kernels on" in bf16.describe()
+    fp32 = precision.plan(False, "float16", use_xla=True, gpus=[], cpu=cpu, forward_only=True, onednn_available=True)
+    assert fp32.onednn_forward_only and fp32.policy == "float32" and fp32.xla.inference is False
+    # Training, no oneDNN, the flag off, a forward compiled by XLA, or a GPU: TensorFlow's default kernels.
+    for kwargs in ({"forward_only": False}, {"onednn_available": False}, {"onednn_inference": False},
+                   {"force_xla": True}):
+        chosen = precision.plan(True, "bfloat16", use_xla=False, gpus=[], cpu=cpu,
+                                **{"forward_only": True, "onednn_available": True, **kwargs})
+        assert not chosen.onednn_forward_only and chosen.policy == "mixed_bfloat16", kwargs
+        assert "oneDNN" not in chosen.describe()
+    gpu = precision.plan(True, "bfloat16", False, gpus=[("NVIDIA A100", (8, 0))], forward_only=True,
+                         onednn_available=True)
+    assert not gpu.onednn_forward_only and gpu.policy == "mixed_bfloat16"

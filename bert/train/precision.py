@@ -13,6 +13,12 @@ warns when the precision asked for has no hardware support:
   too: XLA's CPU matmuls are not oneDNN's, and once oneDNN has fused the bias, GELU and
   residual into each matmul a forward has almost nothing left for XLA to fuse (MiniLM,
   seq 384: 0.83x the time without XLA). Training keeps XLA, which fuses the backward pass.
+- A run that never trains (`forward_only`) on a CPU with oneDNN, its forward not compiled
+  by XLA, uses oneDNN's forward-only kernels (`bert/onednn.py`): weights cached in the
+  layout of its AMX or AVX-512 matmul kernels, and the fused LayerNorm; in bf16, the Keras
+  policy `bfloat16` instead of `mixed_bfloat16` (the same forward, with the weights rounded
+  to bf16 once when loaded instead of at every call). `onednn_inference=False`
+  (`--noonednn_inference`) keeps TensorFlow's default kernels and policy.
 - bf16 on a CPU without AVX512-BF16 or AMX-BF16, fp16 on a CPU without AVX512-FP16 or
   AMX-FP16, and bf16 on a GPU below compute capability 8.0 are emulated: a warning says so.
 
@@ -29,6 +35,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from bert import onednn
 from bert.errors import InputError
 from bert.train import hardware
 
@@ -58,6 +65,7 @@ class Plan:
     warnings: tuple = ()
     inference_jit_compile: typing.Optional[bool] = None
     inference_reason: str = ""
+    onednn_forward_only: bool = False
 
     @property
     def xla(self):
@@ -69,11 +77,23 @@ class Plan:
                      f"XLA {'on' if self.jit_compile else 'off'} ({self.reason})")
         if self.xla.inference != self.jit_compile:
             described += f"; for prediction XLA {'on' if self.xla.inference else 'off'} ({self.inference_reason})"
+        if self.onednn_forward_only:
+            described += ("; oneDNN forward-only kernels on (nothing trains: weights cached in the matmul kernels' "
+                          "layout, fused LayerNorm; --noonednn_inference turns them off)")
         return described
 
 
-def plan(amp, amp_dtype, use_xla, force_xla=False, gpus=None, cpu=None):
-    """The `Plan` for these flags on this machine (`gpus`: [(name, (major, minor))], `cpu`: a CpuInfo)."""
+def plan(amp, amp_dtype, use_xla, force_xla=False, gpus=None, cpu=None, forward_only=False, onednn_inference=True,
+         onednn_available=None):
+    """The `Plan` for these flags on this machine.
+
+    Args:
+        gpus: [(name, (major, minor) compute capability)]; None: the visible GPUs.
+        cpu: a `hardware.CpuInfo`; None: this machine's.
+        forward_only: the run never trains (prediction, evaluation or feature extraction only).
+        onednn_inference: allow oneDNN's forward-only kernels (see the module docstring).
+        onednn_available: whether this process runs oneDNN's kernels; None: `onednn.available()`.
+    """
     if amp and amp_dtype not in POLICIES:
         raise InputError(f"--amp_dtype: expected one of {sorted(POLICIES)}, got {amp_dtype!r}")
     policy = POLICIES[amp_dtype] if amp else "float32"
@@ -89,6 +109,8 @@ def plan(amp, amp_dtype, use_xla, force_xla=False, gpus=None, cpu=None):
         return Plan(device, policy, bool(use_xla or force_xla), "--force_xla" if force_xla else "as --use_xla asks",
                     tuple(warnings))
     device = f"CPU {cpu.describe()}"
+    if onednn_available is None:
+        onednn_available = onednn.available()
     if amp and amp_dtype == "bfloat16" and not cpu.has_native_bf16:
         warnings.append("this CPU has neither AVX512-BF16 nor AMX-BF16: bf16 is emulated and likely slower than fp32")
     if amp and amp_dtype == "float16" and not any(flag in cpu.flags for flag in CPU_FP16_FLAGS):
@@ -96,20 +118,29 @@ def plan(amp, amp_dtype, use_xla, force_xla=False, gpus=None, cpu=None):
                         "use --amp_dtype=bfloat16 or float32")
     if force_xla:
         return Plan(device, policy, True, "--force_xla", tuple(warnings))
+    onednn_forward_only = bool(forward_only and onednn_inference and onednn_available)
+    if onednn_forward_only and policy == "mixed_bfloat16":  # (XLA is declined for bf16 on a CPU)
+        policy = "bfloat16"  # nothing trains: variables stored in bf16, no float32 -> bf16 cast of each per call
     if use_xla and amp and amp_dtype == "bfloat16":
         return Plan(device, policy, False, "declined for bf16 on a CPU: oneDNN's bf16 kernels beat XLA's; "
-                    "--force_xla overrides", tuple(warnings))
+                    "--force_xla overrides", tuple(warnings), onednn_forward_only=onednn_forward_only)
     if use_xla and not amp:
         return Plan(device, policy, True, "as --use_xla asks", tuple(warnings), inference_jit_compile=False,
                     inference_reason="declined for a forward on a CPU: oneDNN's fused matmuls beat XLA's; "
-                    "--force_xla overrides")
-    return Plan(device, policy, bool(use_xla), "as --use_xla asks", tuple(warnings))
+                    "--force_xla overrides", onednn_forward_only=onednn_forward_only)
+    return Plan(device, policy, bool(use_xla), "as --use_xla asks", tuple(warnings),
+                onednn_forward_only=onednn_forward_only and not use_xla)
 
 
-def configure(amp, amp_dtype, use_xla, force_xla=False):
-    """Sets the global Keras dtype policy from the run-time `plan`, logs it; returns its `XlaChoice`."""
-    chosen = plan(amp, amp_dtype, use_xla, force_xla)
+def configure(amp, amp_dtype, use_xla, force_xla=False, forward_only=False, onednn_inference=True):
+    """Sets the global Keras dtype policy (and oneDNN's forward-only kernels) from the run-time `plan`, logs it.
+
+    Call before any TensorFlow op runs (see `onednn.enable_forward_only`). Returns the plan's `XlaChoice`.
+    """
+    chosen = plan(amp, amp_dtype, use_xla, force_xla, forward_only=forward_only, onednn_inference=onednn_inference)
     keras.mixed_precision.set_global_policy(chosen.policy)
+    if chosen.onednn_forward_only:
+        onednn.enable_forward_only()
     logging.info(chosen.describe())
     for warning in chosen.warnings:
         logging.warning(warning)

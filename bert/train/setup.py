@@ -31,8 +31,11 @@ from bert.train import state as train_state
 from bert.train import training
 
 
-def start(flag_values):
+def start(flag_values, forward_only=False):
     """Replicas from --horovod, seeds from --seed, precision from --amp, --amp_dtype, --use_xla, --force_xla.
+
+    `forward_only`: the run never trains, so `precision.configure` may use oneDNN's
+    forward-only kernels (--onednn_inference).
 
     Returns:
         (replicas, xla): `distribution.create_replicas`' object, and `precision.XlaChoice`:
@@ -40,7 +43,8 @@ def start(flag_values):
     """
     replicas = distribution.create_replicas(horovod=flag_values.horovod)
     keras.utils.set_random_seed(flag_values.seed)
-    xla = precision.configure(flag_values.amp, flag_values.amp_dtype, flag_values.use_xla, flag_values.force_xla)
+    xla = precision.configure(flag_values.amp, flag_values.amp_dtype, flag_values.use_xla, flag_values.force_xla,
+                              forward_only=forward_only, onednn_inference=flag_values.onednn_inference)
     return replicas, xla
 
 

@@ -1,0 +1,88 @@
+"""oneDNN's forward-only kernels: the fused LayerNorm against the float32 composite, and a
+forward-only run (cached weights, fused LayerNorm) against TensorFlow's default kernels."""
+
+import json
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert import modeling, onednn
+from conftest import REPO_ROOT, TINY_CONFIG
+
+pytestmark = pytest.mark.skipif(not onednn.available(), reason="this TensorFlow runs without oneDNN")
+
+
+def float64_layer_norm(x, gamma, beta):
+    x = np.asarray(x, np.float64)
+    centered = x - x.mean(-1, keepdims=True)
+    return centered / np.sqrt((centered ** 2).mean(-1, keepdims=True) + modeling.LAYER_NORM_EPSILON) * gamma + beta
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(tf.float32, 2e-5), (tf.bfloat16, 0.07)])
+def test_fused_layer_norm_matches_float64_as_closely_as_the_composite(dtype, tolerance):
+    rng = np.random.default_rng(0)
+    x = tf.cast(rng.normal(1.0, 3.0, (96, 384)).astype(np.float32), dtype)
+    gamma, beta = (tf.constant(rng.normal(1.0, 0.5, 384).astype(np.float32)) for _ in range(2))
+    fused = tf.function(lambda x: onednn.layer_norm(x, gamma, beta, modeling.LAYER_NORM_EPSILON))(x)
+    composite = modeling.LayerNorm()
+    composite.build(x.shape)
+    composite.gamma.assign(gamma)
+    composite.beta.assign(beta)
+    expected = float64_layer_norm(tf.cast(x, tf.float32).numpy(), gamma.numpy(), beta.numpy())
+    assert fused.dtype == dtype
+    fused_error = np.abs(tf.cast(fused, tf.float32).numpy() - expected).max()
+    composite_error = np.abs(composite(x).numpy() - expected).max()
+    assert fused_error < tolerance, fused_error
+    # bf16 rounds the output (and gamma, beta) to 8 bits: within two bf16 steps of the exact one.
+    assert fused_error <= composite_error + (tolerance if dtype == tf.bfloat16 else 1e-5)
+
+
+FORWARD_DRIVER = """
+import json, sys
+import numpy as np, tensorflow as tf
+from bert import modeling, onednn
+from bert.train import precision
+from benchmarks.op_profile import op_type_counts
+config_fields, policy, onednn_inference, logdir = json.loads(sys.argv[1])
+precision.configure(policy == "bf16", "bfloat16", use_xla=False, forward_only=True, onednn_inference=onednn_inference)
+import keras; keras.utils.set_random_seed(1)
+model = modeling.build_model(modeling.BertForQuestionAnswering(modeling.BertConfig.from_dict(config_fields)), 16)
+forward = tf.function(lambda batch: model(batch, training=False))
+rng = np.random.default_rng(2)
+batches = [{"input_ids": rng.integers(0, config_fields["vocab_size"], (4, 16)).astype(np.int32),
+            "input_mask": (np.arange(16) < rng.integers(4, 17, (4, 1))).astype(np.int32),
+            "segment_ids": np.zeros((4, 16), np.int32)} for _ in range(3)]
+logits = [forward(batch)["start_logits"].numpy().tolist() for batch in batches]
+counts = op_type_counts(lambda: forward(batches[0])["start_logits"].numpy(), logdir)
+import os
+print(json.dumps({"logits": logits, "counts": counts, "frozen": os.environ.get(onednn.FROZEN_WEIGHTS_VARIABLE),
+                  "plan": precision.plan(
+    policy == "bf16", "bfloat16", False, forward_only=True, onednn_inference=onednn_inference).describe()}))
+"""
+
+
+def forward_in_child(tmp_path, policy, onednn_inference):
+    argument = json.dumps([TINY_CONFIG, policy, onednn_inference, str(tmp_path / f"trace_{policy}_{onednn_inference}")])
+    result = subprocess.run([sys.executable, "-c", FORWARD_DRIVER, argument], capture_output=True, text=True,
+                            cwd=REPO_ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("policy, tolerance", [("fp32", 1e-5), ("bf16", 0.02)])
+def test_a_forward_only_run_gives_the_default_kernels_logits_on_every_batch(tmp_path, policy, tolerance):
+    """Cached weights stay right from batch to batch; the fused LayerNorm replaces every composite one."""
+    fast = forward_in_child(tmp_path, policy, onednn_inference=True)
+    default = forward_in_child(tmp_path, policy, onednn_inference=False)
+    assert "oneDNN forward-only kernels on" in fast["plan"] and "oneDNN" not in default["plan"]
+    assert (fast["frozen"], default["frozen"]) == ("1", None)
+    layer_norms = 2 * TINY_CONFIG["num_hidden_layers"] + 1
+    assert fast["counts"].get("_MklLayerNorm") == layer_norms and "Mean" not in fast["counts"], fast["counts"]
+    assert "_MklLayerNorm" not in default["counts"] and default["counts"]["Mean"] == 2 * layer_norms
+    mismatch = np.abs(np.subtract(fast["logits"], default["logits"])).max()
+    between_batches = np.abs(np.subtract(default["logits"][0], default["logits"][1])).max()
+    assert mismatch < tolerance and between_batches > 10 * mismatch, (mismatch, between_batches)
