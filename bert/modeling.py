@@ -292,14 +292,21 @@ class BertLayer(keras.layers.Layer):
         tokens = tf.reshape(hidden, [-1, hidden_size])  # [B * S, H]
         mask_bias = (1.0 - tf.cast(input_mask, tf.float32)[:, tf.newaxis, tf.newaxis, :]) * ATTENTION_MASK_BIAS
         qkv = tf.reshape(self.query_key_value(tokens), [-1, seq_length, 3, self.num_heads, self.head_size])
-        query, key, value = tf.unstack(qkv, axis=2)  # [B, S, N, D] each
-        # Heads first, and keys already transposed: plain batched matmuls, whose gradients ran
-        # about a tenth faster than einsum's in bf16 on a CPU. Scaling the queries [B, N, S, D]
-        # costs S / D times less than scaling the scores [B, N, S, S].
-        query = tf.transpose(query, [0, 2, 1, 3]) * (1.0 / math.sqrt(self.head_size))
-        scores = tf.matmul(query, tf.transpose(key, [0, 2, 3, 1]))  # [B, N, S, S]
+        # Heads first: plain batched matmuls. Scaling the queries [B, N, S, D] costs S / D times
+        # less than scaling the scores [B, N, S, S].
+        scale = 1.0 / math.sqrt(self.head_size)
+        if training:
+            # Keys already transposed: these gradients ran about a tenth faster than einsum's in
+            # bf16 on a CPU, and a fifth faster than the forward's single transpose below.
+            query, key, value = (tf.transpose(part, perm) for part, perm in zip(
+                tf.unstack(qkv, axis=2), ([0, 2, 1, 3], [0, 2, 3, 1], [0, 2, 1, 3])))
+            scores = tf.matmul(query * scale, key)  # [B, N, S, S]
+        else:
+            # One copy into [3, B, N, S, D] instead of four: a bf16 forward 5 % faster (AMX CPU).
+            query, key, value = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))
+            scores = tf.matmul(query * scale, key, transpose_b=True)
         probs = self.attention_dropout(_masked_softmax(scores, mask_bias), training=training)
-        context = tf.matmul(probs, tf.transpose(value, [0, 2, 1, 3]))  # [B, N, S, D]
+        context = tf.matmul(probs, value)  # [B, N, S, D]
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, hidden_size])
         attention = self.attention_output_dropout(self.attention_output(context), training=training)
         tokens = tf.cast(self.attention_layer_norm(attention + tokens), tokens.dtype)
