@@ -211,7 +211,8 @@ def main(argv):
     processor = processors.get_processor(
         FLAGS.task_name, xnli_language=FLAGS.xnli_language, text_a_column=FLAGS.text_a_column,
         text_b_column=FLAGS.text_b_column, label_column=FLAGS.label_column)
-    replicas, xla = setup.start(FLAGS, forward_only=not FLAGS.do_train)
+    # A SavedModel must not hold oneDNN-only ops, nor a training run cached weights.
+    replicas, xla = setup.start(FLAGS, forward_only=not (FLAGS.do_train or FLAGS.export_dir))
     config, tokenizer = cli_flags.config_and_tokenizer(FLAGS)
     examples = read_examples(processor)
     label_list = None if processor.is_regression else processor.labels()

@@ -319,7 +319,8 @@ def export_saved_model(model, labels):
 def main(argv):
     del argv
     check_flags()
-    replicas, xla = setup.start(FLAGS, forward_only=not FLAGS.do_train)
+    # A SavedModel must not hold oneDNN-only ops, nor a training run cached weights.
+    replicas, xla = setup.start(FLAGS, forward_only=not (FLAGS.do_train or FLAGS.export_dir))
     config, tokenizer = cli_flags.config_and_tokenizer(FLAGS)
     # Every input is read and checked before anything is trained or written.
     labels, train_split, dev_split, test_split = read_inputs(replicas, tokenizer)

@@ -164,7 +164,8 @@ def predict(model, examples, features, gold, jit_compile):
 def main(argv):
     del argv
     check_flags()
-    replicas, xla = setup.start(FLAGS, forward_only=not FLAGS.do_train)
+    # A SavedModel must not hold oneDNN-only ops, nor a training run cached weights.
+    replicas, xla = setup.start(FLAGS, forward_only=not (FLAGS.do_train or FLAGS.export_dir))
     config, tokenizer = cli_flags.config_and_tokenizer(FLAGS)
     # Every input is read and checked before anything is trained or written.
     train_features = read_features(FLAGS.train_file, tokenizer, is_training=True)[1] if FLAGS.do_train else None

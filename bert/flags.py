@@ -46,8 +46,9 @@ def define_precision_flags():
                       **_THIS_MODULE)
     flags.DEFINE_bool("force_xla", False, "Compile with XLA even where the run-time plan declines it (bf16 on CPU).",
                       **_THIS_MODULE)
-    flags.DEFINE_bool("onednn_inference", True, "On a CPU, a run that does not train (no --do_train) caches its "
-                      "weights in oneDNN's matmul layouts and uses oneDNN's fused LayerNorm.", **_THIS_MODULE)
+    flags.DEFINE_bool("onednn_inference", True, "On a CPU, a run that neither trains nor exports (no --do_train or "
+                      "--export_dir) caches its weights in oneDNN's matmul layouts and uses its fused LayerNorm.",
+                      **_THIS_MODULE)
 
 
 def define_training_flags(train_batch_size, optimizer_type, help_texts):

@@ -2,7 +2,8 @@
 
 TensorFlow's x86 builds run matrix products, softmax and more through oneDNN. Two of its
 faster paths are only valid when nothing trains, so `precision.configure(forward_only=True)`
-turns them on for runs that only predict or extract features (`enable_forward_only()`):
+turns them on (`enable_forward_only()`) for runs that only predict or extract features and
+export nothing (a SavedModel must not hold oneDNN-only ops):
 
 - Weight caching (`TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1`). Without it, TensorFlow hands each
   matmul + bias its weights in their plain row-major layout, which oneDNN's AMX and
@@ -62,7 +63,7 @@ def fused_layer_norm_enabled():
 
 
 def layer_norm(x, gamma, beta, epsilon):
-    """oneDNN's LayerNorm over the last axis of a rank-2 or rank-3 `x`; gamma and beta [H] in x's dtype.
+    """oneDNN's LayerNorm over the last axis of a rank-2 or rank-3 `x`, with gamma and beta [H].
 
     Returns x's dtype and shape. For a bf16 `x`, oneDNN computes the mean and variance in
     float32; gamma and beta are rounded to bf16. Only inside a `tf.function` (it adds the op
