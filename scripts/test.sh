@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suite in its own virtualenv (.venv), creating it on first use.
-#   scripts/test.sh                      the default suite (CPU, about 12 to 15 minutes on 2 cores)
+#   scripts/test.sh                      the default suite (CPU, about 11 to 15 minutes on 2 cores)
 #   scripts/test.sh -m slow              the slow tier (-m horovod: the Horovod tier)
 #   scripts/test.sh -m reference         PyTorch/transformers rerun live against tests/golden/
 #   scripts/test.sh [-m EXPR] [-k EXPR] [-x] [-v] [--lf] [tests/FILE.py[::TEST] ...]
