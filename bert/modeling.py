@@ -6,10 +6,11 @@ presents it as Google's separate `query`/`key`/`value` variables, so Google's an
 Hugging Face's checkpoints load by name (see `bert/checkpoints.py`).
 
 Mixed precision: the models follow the global Keras dtype policy (`mixed_float16` or
-`mixed_bfloat16`); variables stay float32, the attention softmax, every LayerNorm and
-all logits returned by the heads are float32. Shapes are static apart from the batch,
-and there is no Python control flow on tensor values, so every model runs inside
-`tf.function(jit_compile=True)`.
+`mixed_bfloat16`; `bfloat16`, with bf16 variables, for runs that never train, see
+`bert/train/precision.py`); the attention softmax accumulates and every LayerNorm computes
+its statistics in float32, and all logits returned by the heads are float32. Shapes are
+static apart from the batch, and there is no Python control flow on tensor values, so
+every model runs inside `tf.function(jit_compile=True)`.
 
 Example:
     >>> config = BertConfig(vocab_size=30522)
