@@ -46,6 +46,9 @@ def make_train_step(replicas, model, optimizer, task, num_accumulation_steps, ji
     strategy = replicas.strategy
     loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     single_device = replicas.num_replicas == 1
+    if not optimizer.built:  # its slots must exist before the step is traced: XLA cannot create variables
+        with strategy.scope():
+            optimizer.build(model.trainable_variables)
 
     def gradients(batch, totals):
         variables = model.trainable_variables
