@@ -2,7 +2,6 @@
 forward-only run (cached weights, fused LayerNorm) against TensorFlow's default kernels."""
 
 import json
-
 import subprocess
 import sys
 
@@ -42,14 +41,16 @@ def test_fused_layer_norm_matches_float64_as_closely_as_the_composite(dtype, tol
 
 
 FORWARD_DRIVER = """
-import json, sys
-import numpy as np, tensorflow as tf
+import json, os, sys
+import keras, numpy as np, tensorflow as tf
 from bert import modeling, onednn
 from bert.train import precision
 from benchmarks.op_profile import op_type_counts
 config_fields, policy, onednn_inference, logdir = json.loads(sys.argv[1])
-precision.configure(policy == "bf16", "bfloat16", use_xla=False, forward_only=True, onednn_inference=onednn_inference)
-import keras; keras.utils.set_random_seed(1)
+plan_flags = dict(amp=policy == "bf16", amp_dtype="bfloat16", use_xla=False, forward_only=True,
+                  onednn_inference=onednn_inference)
+precision.configure(**plan_flags)
+keras.utils.set_random_seed(1)
 model = modeling.build_model(modeling.BertForQuestionAnswering(modeling.BertConfig.from_dict(config_fields)), 16)
 for variable in model.weights:  # as a checkpoint loads after the eager build call: no kernel may keep the old ones
     variable.assign(variable * 1.5 + 0.01)
@@ -60,10 +61,8 @@ batches = [{"input_ids": rng.integers(0, config_fields["vocab_size"], (4, 16)).a
             "segment_ids": np.zeros((4, 16), np.int32)} for _ in range(3)]
 logits = [forward(batch)["start_logits"].numpy().tolist() for batch in batches]
 counts = op_type_counts(lambda: forward(batches[0])["start_logits"].numpy(), logdir)
-import os
 print(json.dumps({"logits": logits, "counts": counts, "frozen": os.environ.get(onednn.FROZEN_WEIGHTS_VARIABLE),
-                  "plan": precision.plan(
-    policy == "bf16", "bfloat16", False, forward_only=True, onednn_inference=onednn_inference).describe()}))
+                  "plan": precision.plan(**plan_flags).describe()}))
 """
 
 
