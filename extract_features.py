@@ -85,7 +85,8 @@ def main(argv):
     cli_flags.require(input_file=FLAGS.input_file, output_file=FLAGS.output_file, vocab_file=FLAGS.vocab_file,
                       init_checkpoint=FLAGS.init_checkpoint)
     jit_compile = precision.configure(FLAGS.amp, FLAGS.amp_dtype, FLAGS.use_xla, FLAGS.force_xla, forward_only=True,
-                                      onednn_inference=FLAGS.onednn_inference).inference
+                                      onednn_inference=FLAGS.onednn_inference,
+                                      attention_chunk_kib=FLAGS.attention_chunk_kib).inference
     config = modeling.BertConfig.from_json_file(cli_flags.resolve_bert_config(FLAGS.bert_config_file,
                                                                                FLAGS.init_checkpoint))
     if FLAGS.max_seq_length > config.max_position_embeddings:

@@ -134,6 +134,9 @@ def main(argv=None):
     parser.add_argument("--onednn_inference", action=argparse.BooleanOptionalAction, default=True,
                         help="a forward with oneDNN's forward-only kernels, as run_squad.py --do_predict runs it "
                         "(bert/onednn.py; default: yes)")
+    parser.add_argument("--attention_chunk_kib", type=int, default=None,
+                        help="KiB of attention scores per chunk with --onednn_inference (default: one core's L2; "
+                        "0: the whole batch at once)")
     parser.add_argument("--calls", type=int, default=3, help="traced calls, after 3 untimed and 5 timed ones")
     args = parser.parse_args(argv)
 
@@ -152,7 +155,7 @@ def main(argv=None):
                                                   force_xla=args.use_xla)
     else:
         precision.configure(bf16, "bfloat16", args.use_xla, force_xla=args.use_xla, forward_only=True,
-                            onednn_inference=args.onednn_inference)
+                            onednn_inference=args.onednn_inference, attention_chunk_kib=args.attention_chunk_kib)
         model = modeling.build_model(modeling.BertModel(config))
         forward = tf.function(lambda batch: model(batch)["sequence_output"], jit_compile=args.use_xla)
         rng = np.random.default_rng(0)

@@ -91,7 +91,8 @@ def summarize(seconds, batch_size):
             "cpu_ms_avg": round(float(ms[:, 1].mean()), 2)}
 
 
-def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths, force_xla=False, onednn_inference=True):
+def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths, force_xla=False, onednn_inference=True,
+               attention_chunk_kib=None):
     """Yields (description, call) per (seq_length, batch_size): our forward in one precision."""
     import keras
     import tensorflow as tf
@@ -101,7 +102,8 @@ def our_points(config, precision_name, use_xla, batch_sizes, seq_lengths, force_
 
     amp, amp_dtype = PRECISIONS[precision_name]
     jit_compile = precision.configure(amp, amp_dtype, use_xla, force_xla, forward_only=True,
-                                      onednn_inference=onednn_inference).inference
+                                      onednn_inference=onednn_inference,
+                                      attention_chunk_kib=attention_chunk_kib).inference
     keras.utils.set_random_seed(0)
     model = modeling.build_model(modeling.BertForQuestionAnswering(config))  # keeps this policy from here on
     keras.mixed_precision.set_global_policy("float32")
@@ -358,7 +360,10 @@ def main(argv=None):
                         help="compile with XLA even where precision.py declines it (on a CPU: every forward)")
     parser.add_argument("--onednn_inference", action=argparse.BooleanOptionalAction, default=True,
                         help="on a CPU, oneDNN's forward-only kernels as run_squad.py --do_predict uses them: "
-                        "cached weight layouts, fused LayerNorm (bert/onednn.py; default: yes)")
+                        "cached weight layouts, fused LayerNorm, attention in chunks (bert/onednn.py; default: yes)")
+    parser.add_argument("--attention_chunk_kib", type=int, default=None,
+                        help="KiB of attention scores per chunk with --onednn_inference (default: one core's L2; "
+                        "0: the whole batch at once)")
     parser.add_argument("--iterations", type=int, default=20, help="timed calls per point (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default: 3)")
     parser.add_argument("--rounds", type=int, default=1,
@@ -392,7 +397,7 @@ def main(argv=None):
         print(f"CPU: {cpu}\nBERT hidden {config.hidden_size}, {config.num_hidden_layers} layers; {args.iterations} "
               f"timed calls after {args.warmup} warm-up calls per point, in {args.rounds} rounds", flush=True)
         groups = [LocalPoints(our_points(config, name, args.use_xla, args.batch_sizes, args.seq_lengths,
-                                         args.force_xla, args.onednn_inference),
+                                         args.force_xla, args.onednn_inference, args.attention_chunk_kib),
                               measure_peaks=tensorflow_matmul_peaks if index == 0 else None)
                   for index, name in enumerate(args.precisions)]
         if args.pytorch:

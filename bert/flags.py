@@ -47,8 +47,11 @@ def define_precision_flags():
     flags.DEFINE_bool("force_xla", False, "Compile with XLA even where the run-time plan declines it (bf16 on CPU).",
                       **_THIS_MODULE)
     flags.DEFINE_bool("onednn_inference", True, "On a CPU, a run that neither trains nor exports (no --do_train or "
-                      "--export_dir) caches its weights in oneDNN's matmul layouts and uses its fused LayerNorm.",
-                      **_THIS_MODULE)
+                      "--export_dir) caches its weights in oneDNN's matmul layouts, uses its fused LayerNorm and "
+                      "computes attention in chunks of examples (see --attention_chunk_kib).", **_THIS_MODULE)
+    flags.DEFINE_integer("attention_chunk_kib", None, "With --onednn_inference: how many KiB of attention scores one "
+                         "chunk of examples may hold (default: one core's L2 cache, as the CPU reports it; 0: the "
+                         "whole batch at once).", lower_bound=0, **_THIS_MODULE)
 
 
 def define_training_flags(train_batch_size, optimizer_type, help_texts):

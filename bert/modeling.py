@@ -164,6 +164,12 @@ def _in_xla_context():
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
+def _onednn_forward(training):
+    """Whether this call takes oneDNN's forward-only path: enabled, not training, traced, not under XLA."""
+    return (onednn.forward_only_enabled() and not training and not tf.executing_eagerly()
+            and not _in_xla_context())
+
+
 class Dropout(keras.layers.Dropout):
     """Keras's inverted dropout, drawing 16 random bits per decision, ThreeFry bits under XLA.
 
@@ -216,8 +222,7 @@ class LayerNorm(keras.layers.Layer):
         self.beta = self.add_weight(name="beta", shape=(input_shape[-1],), initializer="zeros")
 
     def call(self, inputs, training=False):
-        if (onednn.fused_layer_norm_enabled() and not training and not tf.executing_eagerly()
-                and inputs.shape.rank in (2, 3) and not _in_xla_context()):
+        if _onednn_forward(training) and inputs.shape.rank in (2, 3):
             return onednn.layer_norm(inputs, self.gamma, self.beta, self.epsilon)
         inputs = tf.cast(inputs, tf.float32)
         mean = tf.reduce_mean(inputs, axis=-1, keepdims=True)
@@ -250,6 +255,36 @@ class BertEmbeddings(keras.layers.Layer):
         positions = self.position_embeddings(tf.range(seq_length))[tf.newaxis]
         embeddings = self.word_embeddings(input_ids) + self.token_type_embeddings(segment_ids) + positions
         return self.dropout(self.layer_norm(embeddings), training=training)
+
+
+def _attention_context(query, key, value, mask_bias, examples_per_chunk):
+    """softmax(query key^T / sqrt(D) + mask_bias) value, `examples_per_chunk` examples at a time.
+
+    Args:
+        query, key, value: [B, N, S, D].
+        mask_bias: float32 [B, 1, 1, S], 0 for a real token and ATTENTION_MASK_BIAS for padding.
+        examples_per_chunk: None (the whole batch at once) or a divisor of B: each chunk's
+            [examples, N, S, S] scores are computed, normalized and used apart
+            (`onednn.attention_examples_per_chunk`).
+
+    Returns:
+        The context [B, N, S, D], value's dtype. Chunks give the same values as one piece.
+    """
+    scale = 1.0 / math.sqrt(query.shape[-1])
+
+    def context_of(query, key, value, mask_bias):
+        # Scaling the queries [B, N, S, D] costs S / D times less than scaling the scores [B, N, S, S].
+        scores = tf.matmul(query * scale, key, transpose_b=True)
+        return tf.matmul(_masked_softmax(scores, mask_bias), value)
+
+    if examples_per_chunk is None or examples_per_chunk == query.shape[0]:
+        return context_of(query, key, value, mask_bias)
+    # Slices, not tf.split: TensorFlow 2.21's oneDNN remapper fuses each chunk's matmul and mask
+    # add into one op that reads the Split's first output in place of the one it was given:
+    # every chunk got the first example's mask (tests/test_onednn.py).
+    return tf.concat([context_of(*(tensor[begin:begin + examples_per_chunk]
+                                   for tensor in (query, key, value, mask_bias)))
+                      for begin in range(0, query.shape[0], examples_per_chunk)], axis=0)
 
 
 def _masked_softmax(scores, mask_bias):
@@ -293,21 +328,21 @@ class BertLayer(keras.layers.Layer):
         tokens = tf.reshape(hidden, [-1, hidden_size])  # [B * S, H]
         mask_bias = (1.0 - tf.cast(input_mask, tf.float32)[:, tf.newaxis, tf.newaxis, :]) * ATTENTION_MASK_BIAS
         qkv = tf.reshape(self.query_key_value(tokens), [-1, seq_length, 3, self.num_heads, self.head_size])
-        # Heads first: plain batched matmuls. Scaling the queries [B, N, S, D] costs S / D times
-        # less than scaling the scores [B, N, S, S].
-        scale = 1.0 / math.sqrt(self.head_size)
+        # Heads first: plain batched matmuls.
         if training:
             # Keys already transposed: these gradients ran about a tenth faster than einsum's in
             # bf16 on a CPU, and a fifth faster than the forward's single transpose below.
             query, key, value = (tf.transpose(part, perm) for part, perm in zip(
                 tf.unstack(qkv, axis=2), ([0, 2, 1, 3], [0, 2, 3, 1], [0, 2, 1, 3])))
-            scores = tf.matmul(query * scale, key)  # [B, N, S, S]
+            scores = tf.matmul(query * (1.0 / math.sqrt(self.head_size)), key)  # [B, N, S, S]
+            probs = self.attention_dropout(_masked_softmax(scores, mask_bias), training=training)
+            context = tf.matmul(probs, value)  # [B, N, S, D]
         else:
             # One copy into [3, B, N, S, D] instead of four: a bf16 forward 5 % faster (AMX CPU).
             query, key, value = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))
-            scores = tf.matmul(query * scale, key, transpose_b=True)
-        probs = self.attention_dropout(_masked_softmax(scores, mask_bias), training=training)
-        context = tf.matmul(probs, value)  # [B, N, S, D]
+            examples_per_chunk = (onednn.attention_examples_per_chunk(
+                hidden.shape[0], self.num_heads, seq_length, query.dtype) if _onednn_forward(training) else None)
+            context = _attention_context(query, key, value, mask_bias, examples_per_chunk)
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, hidden_size])
         attention = self.attention_output_dropout(self.attention_output(context), training=training)
         tokens = tf.cast(self.attention_layer_norm(attention + tokens), tokens.dtype)

@@ -1,5 +1,7 @@
 """The run-time compute plan: CPU flags read from /proc/cpuinfo, XLA and precision chosen from them."""
 
+import dataclasses
+
 import pytest
 
 from bert.errors import InputError
@@ -28,6 +30,28 @@ def test_cpuinfo_gives_model_family_and_bf16_flags():
     epyc = hardware.parse_cpuinfo(EPYC, logical_cpus=2)
     assert epyc.has_native_bf16 and not epyc.has_amx_bf16
     assert not hardware.parse_cpuinfo(OLD_XEON, logical_cpus=28).has_native_bf16
+
+
+def write_cache_entry(cache_dir, index, level, kind, size):
+    entry = cache_dir / f"index{index}"
+    entry.mkdir(parents=True)
+    for field, value in (("level", level), ("type", kind), ("size", size)):
+        (entry / field).write_text(f"{value}\n")
+
+
+def test_the_l2_cache_is_read_from_sysfs(tmp_path):
+    write_cache_entry(tmp_path, 0, 1, "Data", "48K")
+    write_cache_entry(tmp_path, 1, 1, "Instruction", "64K")
+    write_cache_entry(tmp_path, 2, 2, "Unified", "2048K")
+    write_cache_entry(tmp_path, 3, 3, "Unified", "491520K")
+    assert hardware.l2_cache_bytes(str(tmp_path)) == 2 * 1024 ** 2
+    assert hardware.l2_cache_bytes(str(tmp_path / "missing")) is None
+    assert hardware.parse_cache_size("1M") == 1024 ** 2 and hardware.parse_cache_size("512") == 512
+    only_l1 = tmp_path / "only_l1"
+    write_cache_entry(only_l1, 0, 1, "Data", "32K")
+    assert hardware.l2_cache_bytes(str(only_l1)) is None
+    cpu = dataclasses.replace(hardware.parse_cpuinfo(EPYC, logical_cpus=2), l2_cache_bytes=1024 ** 2)
+    assert cpu.describe().endswith("amx_bf16 no, L2 1024 KiB per core")
 
 
 def test_this_machine_is_described():
@@ -87,7 +111,18 @@ def test_a_cpu_run_that_never_trains_uses_onednn_forward_kernels_and_bf16_weight
     cpu = hardware.parse_cpuinfo(SAPPHIRE_RAPIDS, logical_cpus=2)
     bf16 = precision.plan(True, "bfloat16", use_xla=True, gpus=[], cpu=cpu, forward_only=True, onednn_available=True)
     assert bf16.onednn_forward_only and bf16.policy == "bfloat16" and not bf16.jit_compile
-    assert "oneDNN forward-only kernels on" in bf16.describe()
+    assert "oneDNN forward-only kernels on" in bf16.describe() and "attention in chunks" not in bf16.describe()
+    with_l2 = precision.plan(True, "bfloat16", use_xla=False, gpus=[], forward_only=True, onednn_available=True,
+                             cpu=dataclasses.replace(cpu, l2_cache_bytes=2 * 1024 ** 2))
+    assert with_l2.attention_cache_bytes == 2 * 1024 ** 2
+    assert "attention in chunks of examples whose scores fit 2048 KiB (one core's L2)" in with_l2.describe()
+    for kib, described in ((512, "fit 512 KiB (--attention_chunk_kib)"), (0, None)):
+        chosen = precision.plan(True, "bfloat16", use_xla=False, gpus=[], forward_only=True, onednn_available=True,
+                                cpu=dataclasses.replace(cpu, l2_cache_bytes=2 * 1024 ** 2), attention_chunk_kib=kib)
+        assert chosen.attention_cache_bytes == kib * 1024
+        assert (described in chosen.describe()) if described else "attention in chunks" not in chosen.describe()
+    with pytest.raises(InputError, match="--attention_chunk_kib: expected 0 or more, got -1"):
+        precision.plan(True, "bfloat16", False, gpus=[], cpu=cpu, forward_only=True, attention_chunk_kib=-1)
     fp32 = precision.plan(False, "float16", use_xla=True, gpus=[], cpu=cpu, forward_only=True, onednn_available=True)
     assert fp32.onednn_forward_only and fp32.policy == "float32" and fp32.xla.inference is False
     # Training, no oneDNN, the flag off, a forward compiled by XLA, or a GPU: TensorFlow's default kernels.

@@ -15,7 +15,9 @@ warns when the precision asked for has no hardware support:
   seq 384: 0.83x the time without XLA). Training keeps XLA, which fuses the backward pass.
 - A run that never trains (`forward_only`) on a CPU with oneDNN, its forward not compiled
   by XLA, uses oneDNN's forward-only kernels (`bert/onednn.py`): weights cached in the
-  layout of its AMX or AVX-512 matmul kernels, and the fused LayerNorm; in bf16, the Keras
+  layout of its AMX or AVX-512 matmul kernels, the fused LayerNorm, and attention in chunks
+  of examples whose scores fit one core's L2 cache, as the CPU reports it (or
+  `attention_chunk_kib`); in bf16, the Keras
   policy `bfloat16` instead of `mixed_bfloat16` (the same forward, with the weights rounded
   to bf16 once when loaded instead of at every call). `onednn_inference=False`
   (`--noonednn_inference`) keeps TensorFlow's default kernels and policy.
@@ -66,6 +68,8 @@ class Plan:
     inference_jit_compile: typing.Optional[bool] = None
     inference_reason: str = ""
     onednn_forward_only: bool = False
+    attention_cache_bytes: typing.Optional[int] = None  # a chunk's attention scores, on the forward-only path
+    attention_cache_source: str = "one core's L2"
 
     @property
     def xla(self):
@@ -78,13 +82,15 @@ class Plan:
         if self.xla.inference != self.jit_compile:
             described += f"; for prediction XLA {'on' if self.xla.inference else 'off'} ({self.inference_reason})"
         if self.onednn_forward_only:
+            chunks = (f", attention in chunks of examples whose scores fit {self.attention_cache_bytes // 1024} KiB "
+                      f"({self.attention_cache_source})" if self.attention_cache_bytes else "")
             described += ("; oneDNN forward-only kernels on (nothing trains: weights cached in the matmul kernels' "
-                          "layout, fused LayerNorm; --noonednn_inference turns them off)")
+                          f"layout, fused LayerNorm{chunks}; --noonednn_inference turns them off)")
         return described
 
 
 def plan(amp, amp_dtype, use_xla, force_xla=False, gpus=None, cpu=None, forward_only=False, onednn_inference=True,
-         onednn_available=None):
+         onednn_available=None, attention_chunk_kib=None):
     """The `Plan` for these flags on this machine.
 
     Args:
@@ -93,6 +99,8 @@ def plan(amp, amp_dtype, use_xla, force_xla=False, gpus=None, cpu=None, forward_
         forward_only: the run never trains (prediction, evaluation or feature extraction only).
         onednn_inference: allow oneDNN's forward-only kernels (see the module docstring).
         onednn_available: whether this process runs oneDNN's kernels; None: `onednn.available()`.
+        attention_chunk_kib: KiB of attention scores per chunk on the forward-only path; None:
+            one core's L2 cache (`cpu.l2_cache_bytes`); 0: attention over the whole batch at once.
     """
     if amp and amp_dtype not in POLICIES:
         raise InputError(f"--amp_dtype: expected one of {sorted(POLICIES)}, got {amp_dtype!r}")
@@ -119,28 +127,38 @@ def plan(amp, amp_dtype, use_xla, force_xla=False, gpus=None, cpu=None, forward_
     if force_xla:
         return Plan(device, policy, True, "--force_xla", tuple(warnings))
     onednn_forward_only = bool(forward_only and onednn_inference and onednn_available)
+    if attention_chunk_kib is not None and attention_chunk_kib < 0:
+        raise InputError(f"--attention_chunk_kib: expected 0 or more, got {attention_chunk_kib}")
+    if attention_chunk_kib is None:
+        chunking = {"attention_cache_bytes": cpu.l2_cache_bytes}
+    else:
+        chunking = {"attention_cache_bytes": attention_chunk_kib * 1024, "attention_cache_source": "--attention_chunk_kib"}
     if onednn_forward_only and policy == "mixed_bfloat16":  # (XLA is declined for bf16 on a CPU)
         policy = "bfloat16"  # nothing trains: variables stored in bf16, no float32 -> bf16 cast of each per call
     if use_xla and amp and amp_dtype == "bfloat16":
         return Plan(device, policy, False, "declined for bf16 on a CPU: oneDNN's bf16 kernels beat XLA's; "
-                    "--force_xla overrides", tuple(warnings), onednn_forward_only=onednn_forward_only)
+                    "--force_xla overrides", tuple(warnings), onednn_forward_only=onednn_forward_only,
+                    **chunking)
     if use_xla and not amp:
         return Plan(device, policy, True, "as --use_xla asks", tuple(warnings), inference_jit_compile=False,
                     inference_reason="declined for a forward on a CPU: oneDNN's fused matmuls beat XLA's; "
-                    "--force_xla overrides", onednn_forward_only=onednn_forward_only)
+                    "--force_xla overrides", onednn_forward_only=onednn_forward_only,
+                    **chunking)
     return Plan(device, policy, bool(use_xla), "as --use_xla asks", tuple(warnings),
-                onednn_forward_only=onednn_forward_only and not use_xla)
+                onednn_forward_only=onednn_forward_only and not use_xla, **chunking)
 
 
-def configure(amp, amp_dtype, use_xla, force_xla=False, forward_only=False, onednn_inference=True):
+def configure(amp, amp_dtype, use_xla, force_xla=False, forward_only=False, onednn_inference=True,
+              attention_chunk_kib=None):
     """Sets the global Keras dtype policy (and oneDNN's forward-only kernels) from the run-time `plan`, logs it.
 
     Call before any TensorFlow op runs (see `onednn.enable_forward_only`). Returns the plan's `XlaChoice`.
     """
-    chosen = plan(amp, amp_dtype, use_xla, force_xla, forward_only=forward_only, onednn_inference=onednn_inference)
+    chosen = plan(amp, amp_dtype, use_xla, force_xla, forward_only=forward_only, onednn_inference=onednn_inference,
+                  attention_chunk_kib=attention_chunk_kib)
     keras.mixed_precision.set_global_policy(chosen.policy)
     if chosen.onednn_forward_only:
-        onednn.enable_forward_only()
+        onednn.enable_forward_only(attention_cache_bytes=chosen.attention_cache_bytes)
     logging.info(chosen.describe())
     for warning in chosen.warnings:
         logging.warning(warning)

@@ -44,7 +44,8 @@ def start(flag_values, forward_only=False):
     replicas = distribution.create_replicas(horovod=flag_values.horovod)
     keras.utils.set_random_seed(flag_values.seed)
     xla = precision.configure(flag_values.amp, flag_values.amp_dtype, flag_values.use_xla, flag_values.force_xla,
-                              forward_only=forward_only, onednn_inference=flag_values.onednn_inference)
+                              forward_only=forward_only, onednn_inference=flag_values.onednn_inference,
+                              attention_chunk_kib=flag_values.attention_chunk_kib)
     return replicas, xla
 
 
