@@ -1,9 +1,9 @@
-"""oneDNN's forward-only kernels on a CPU: weights cached in the kernels' layout, and a fused LayerNorm.
+"""oneDNN's forward-only path on a CPU: cached weight layouts, fused LayerNorm, attention chunks.
 
-TensorFlow's x86 builds run matrix products, softmax and more through oneDNN. Two of its
-faster paths are only valid when nothing trains, so `precision.configure(forward_only=True)`
-turns them on (`enable_forward_only()`) for runs that only predict or extract features and
-export nothing (a SavedModel must not hold oneDNN-only ops):
+TensorFlow's x86 builds run matrix products, softmax and more through oneDNN. Three faster
+paths are only valid, or only tested, when nothing trains, so
+`precision.configure(forward_only=True)` turns them on (`enable_forward_only()`) for runs
+that only predict or extract features and export nothing (a SavedModel must not hold oneDNN-only ops):
 
 - Weight caching (`TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1`). Without it, TensorFlow hands each
   matmul + bias its weights in their plain row-major layout, which oneDNN's AMX and
@@ -20,15 +20,14 @@ export nothing (a SavedModel must not hold oneDNN-only ops):
   fuses LayerNorm subgraphs whose gamma and beta are constants, so `layer_norm` creates the
   op itself. It has no gradient and no XLA kernel: `modeling.LayerNorm` uses it only
   outside XLA and training.
-
 - Attention in chunks of examples (`attention_examples_per_chunk`). A forward computes
-  each chunk's scores, softmax and context apart, so that the [examples, heads, seq, seq]
-  scores one kernel writes are still in cache when the next reads them, and chunks run
-  side by side on TensorFlow's inter-op threads. A chunk holds as many examples as fit
-  one core's L2 cache (the size the CPU reports), at least one. On the Sapphire Rapids
-  CPU (2 MiB L2), MiniLM batch 8 in bf16: seq 384 attention 115 -> 99 ms per forward,
-  seq 512 191 -> 140 ms; seq 128 (whole batch 3 MiB) is left in two chunks, where eight
-  chunks' extra ops cost more than they save (benchmarks/README.md).
+  each chunk's scores, softmax and context as separate ops, so that the chunks' kernels run
+  side by side on TensorFlow's inter-op threads. A chunk holds as many examples as their
+  [examples, heads, seq, seq] scores fit in one core's L2 cache (the size the CPU reports),
+  at least one: two chunks of half the batch gained almost nothing. On the Sapphire Rapids
+  CPU (2 MiB L2), MiniLM batch 8 in bf16, a forward took 104.7 instead of 130.6 ms at seq 384
+  and 167.9 instead of 223.4 ms at seq 512; at seq 128 (chunks of 4) it was unchanged
+  (benchmarks/README.md).
 
 Neither kernel exists without oneDNN (`TF_ENABLE_ONEDNN_OPTS=0`, non-x86 builds) or on a GPU.
 

@@ -132,7 +132,8 @@ def plan(amp, amp_dtype, use_xla, force_xla=False, gpus=None, cpu=None, forward_
     if attention_chunk_kib is None:
         chunking = {"attention_cache_bytes": cpu.l2_cache_bytes}
     else:
-        chunking = {"attention_cache_bytes": attention_chunk_kib * 1024, "attention_cache_source": "--attention_chunk_kib"}
+        chunking = {"attention_cache_bytes": attention_chunk_kib * 1024,
+                    "attention_cache_source": "--attention_chunk_kib"}
     if onednn_forward_only and policy == "mixed_bfloat16":  # (XLA is declined for bf16 on a CPU)
         policy = "bfloat16"  # nothing trains: variables stored in bf16, no float32 -> bf16 cast of each per call
     if use_xla and amp and amp_dtype == "bfloat16":
