@@ -3,7 +3,8 @@
 TensorFlow's x86 builds run matrix products, softmax and more through oneDNN. Three faster
 paths are only valid, or only tested, when nothing trains, so
 `precision.configure(forward_only=True)` turns them on (`enable_forward_only()`) for runs
-that only predict or extract features and export nothing (a SavedModel must not hold oneDNN-only ops):
+that only predict or extract features and export nothing (a SavedModel must not hold
+oneDNN-only ops):
 
 - Weight caching (`TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1`). Without it, TensorFlow hands each
   matmul + bias its weights in their plain row-major layout, which oneDNN's AMX and
@@ -29,7 +30,8 @@ that only predict or extract features and export nothing (a SavedModel must not 
   and 167.9 instead of 223.4 ms at seq 512; at seq 128 (chunks of 4) it was unchanged
   (benchmarks/README.md).
 
-Neither kernel exists without oneDNN (`TF_ENABLE_ONEDNN_OPTS=0`, non-x86 builds) or on a GPU.
+Neither the weight caching nor `_MklLayerNorm` exists without oneDNN (`TF_ENABLE_ONEDNN_OPTS=0`,
+non-x86 builds) or on a GPU, and `precision.plan` turns the whole path on only with oneDNN.
 
 Example:
     >>> if onednn.available():

@@ -1,8 +1,9 @@
 """What this machine reports about itself: the CPU's model, instruction-set flags and L2 cache.
 
 Read from /proc/cpuinfo and /sys/devices/system/cpu on Linux (elsewhere only the model
-name from `platform`), with no TensorFlow import, so that benchmark children running PyTorch can describe the same
-machine. `bert/train/precision.py` chooses the compute path from these facts.
+name from `platform`), with no TensorFlow import, so that benchmark children running
+PyTorch can describe the same machine. `bert/train/precision.py` chooses the compute path
+from these facts.
 
 Example:
     >>> cpu = cpu_info()

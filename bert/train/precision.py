@@ -16,11 +16,11 @@ warns when the precision asked for has no hardware support:
 - A run that never trains (`forward_only`) on a CPU with oneDNN, its forward not compiled
   by XLA, uses oneDNN's forward-only kernels (`bert/onednn.py`): weights cached in the
   layout of its AMX or AVX-512 matmul kernels, the fused LayerNorm, and attention in chunks
-  of examples whose scores fit one core's L2 cache, as the CPU reports it (or
-  `attention_chunk_kib`); in bf16, the Keras
-  policy `bfloat16` instead of `mixed_bfloat16` (the same forward, with the weights rounded
-  to bf16 once when loaded instead of at every call). `onednn_inference=False`
-  (`--noonednn_inference`) keeps TensorFlow's default kernels and policy.
+  of examples whose scores fit one core's L2 cache as the CPU reports it (or
+  `attention_chunk_kib`); in bf16, the Keras policy `bfloat16` instead of `mixed_bfloat16`
+  (the same forward, with the weights rounded to bf16 once when loaded instead of at every
+  call). `onednn_inference=False` (`--noonednn_inference`) keeps TensorFlow's default
+  kernels and policy.
 - bf16 on a CPU without AVX512-BF16 or AMX-BF16, fp16 on a CPU without AVX512-FP16 or
   AMX-FP16, and bf16 on a GPU below compute capability 8.0 are emulated: a warning says so.
 
