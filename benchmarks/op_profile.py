@@ -21,6 +21,8 @@ import os
 import tempfile
 import time
 
+from benchmarks import side_by_side
+
 KINDS = (  # (kind, test on (op type, op name)), first match wins
     ("attention matmuls", lambda kind, name: "BatchMatMul" in kind),
     ("matmuls (projections fused with bias, GELU, residual; heads; gradients)",
@@ -131,12 +133,7 @@ def main(argv=None):
     parser.add_argument("--train", action="store_true", help="profile the pretraining step instead of a forward")
     parser.add_argument("--use_xla", action=argparse.BooleanOptionalAction, default=False,
                         help="compile with XLA (the breakdown then shows one op; default: no)")
-    parser.add_argument("--onednn_inference", action=argparse.BooleanOptionalAction, default=True,
-                        help="a forward with oneDNN's forward-only kernels, as run_squad.py --do_predict runs it "
-                        "(bert/onednn.py; default: yes)")
-    parser.add_argument("--attention_chunk_kib", type=int, default=None,
-                        help="KiB of attention scores per chunk with --onednn_inference (default: one core's L2; "
-                        "0: the whole batch at once)")
+    side_by_side.add_forward_only_flags(parser)
     parser.add_argument("--calls", type=int, default=3, help="traced calls, after 3 untimed and 5 timed ones")
     args = parser.parse_args(argv)
 

@@ -1,6 +1,7 @@
 """What the side-by-side benchmarks share: running a child timed, the machine's description, the common flags,
 results.json, and the loop over seeds that runs ours and PyTorch in turn."""
 
+import argparse
 import fcntl
 import importlib.metadata
 import json
@@ -117,6 +118,16 @@ def add_reference_python_flag(parser):
                                                                                          "python"),
                         help="python of a virtualenv with torch and transformers (default: $BERT_REFERENCE_PYTHON, "
                              "else .venv-reference/bin/python; scripts/test.sh -m reference creates it)")
+
+
+def add_forward_only_flags(parser):
+    """--onednn_inference and --attention_chunk_kib, as bert/flags.py defines them for the scripts."""
+    parser.add_argument("--onednn_inference", action=argparse.BooleanOptionalAction, default=True,
+                        help="on a CPU, the forward as run_squad.py --do_predict runs it: oneDNN's cached weight "
+                        "layouts, fused LayerNorm, attention in chunks (bert/onednn.py; default: yes)")
+    parser.add_argument("--attention_chunk_kib", type=int, default=None,
+                        help="KiB of attention scores per chunk with --onednn_inference (default: one core's L2; "
+                        "0: the whole batch at once)")
 
 
 def check_reference_python(parser, path):

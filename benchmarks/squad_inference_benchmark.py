@@ -358,12 +358,7 @@ def main(argv=None):
                         help="compile with XLA where bert/train/precision.py allows it (default: yes)")
     parser.add_argument("--force_xla", action="store_true",
                         help="compile with XLA even where precision.py declines it (on a CPU: every forward)")
-    parser.add_argument("--onednn_inference", action=argparse.BooleanOptionalAction, default=True,
-                        help="on a CPU, oneDNN's forward-only kernels as run_squad.py --do_predict uses them: "
-                        "cached weight layouts, fused LayerNorm, attention in chunks (bert/onednn.py; default: yes)")
-    parser.add_argument("--attention_chunk_kib", type=int, default=None,
-                        help="KiB of attention scores per chunk with --onednn_inference (default: one core's L2; "
-                        "0: the whole batch at once)")
+    side_by_side.add_forward_only_flags(parser)
     parser.add_argument("--iterations", type=int, default=20, help="timed calls per point (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default: 3)")
     parser.add_argument("--rounds", type=int, default=1,
