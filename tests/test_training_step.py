@@ -22,14 +22,17 @@ class OneWeight(keras.Model):
         return self.w * batch["x"]
 
 
-@pytest.mark.parametrize("num_accumulation_steps", [1, 2])
-def test_finite_flag_and_skipped_update(num_accumulation_steps):
+def one_weight_step(optimizer, num_accumulation_steps, jit_compile=False):
+    """(a built `OneWeight` model, `make_train_step`'s step for it with this optimizer)."""
     model = OneWeight()
     model.build({"x": (None,)})
-    optimizer = keras.optimizers.SGD(learning_rate=0.1)
-    step = training.make_train_step(tf.distribute.get_strategy(), model, optimizer, MEAN_OF_W_TIMES_X,
-                                    num_accumulation_steps, jit_compile=False)
+    return model, training.make_train_step(tf.distribute.get_strategy(), model, optimizer, MEAN_OF_W_TIMES_X,
+                                           num_accumulation_steps, jit_compile=jit_compile)
 
+
+@pytest.mark.parametrize("num_accumulation_steps", [1, 2])
+def test_finite_flag_and_skipped_update(num_accumulation_steps):
+    model, step = one_weight_step(keras.optimizers.SGD(learning_rate=0.1), num_accumulation_steps)
     metrics, finite = step({"x": tf.constant([0.2, 0.4, 0.6, 0.8])})
     assert bool(finite) and float(metrics["loss"]) == pytest.approx(0.5)
     # gradient 0.5, under the clipping norm: w = 1 - 0.1 * 0.5
@@ -40,10 +43,7 @@ def test_finite_flag_and_skipped_update(num_accumulation_steps):
 
 
 def test_clipping_norm_is_the_optimizer_constant():
-    model = OneWeight()
-    model.build({"x": (None,)})
-    step = training.make_train_step(tf.distribute.get_strategy(), model, keras.optimizers.SGD(learning_rate=1.0),
-                                    MEAN_OF_W_TIMES_X, 1, jit_compile=False)
+    model, step = one_weight_step(keras.optimizers.SGD(learning_rate=1.0), 1)
     _, finite = step({"x": tf.constant([30.0, 50.0])})  # gradient 40, clipped to CLIP_NORM
     assert bool(finite) and float(model.w.numpy()) == pytest.approx(1.0 - optimization.CLIP_NORM)
 
@@ -51,11 +51,7 @@ def test_clipping_norm_is_the_optimizer_constant():
 @pytest.mark.parametrize("num_accumulation_steps", [1, 2])
 def test_an_optimizer_with_slots_not_yet_built_trains_under_xla(num_accumulation_steps):
     """XLA cannot create variables inside the step: Adam's moments must exist before it is traced."""
-    model = OneWeight()
-    model.build({"x": (None,)})
-    optimizer = keras.optimizers.Adam(learning_rate=0.1)
-    step = training.make_train_step(tf.distribute.get_strategy(), model, optimizer, MEAN_OF_W_TIMES_X,
-                                    num_accumulation_steps, jit_compile=True)
+    model, step = one_weight_step(keras.optimizers.Adam(learning_rate=0.1), num_accumulation_steps, jit_compile=True)
     metrics, finite = step({"x": tf.constant([0.2, 0.4, 0.6, 0.8])})
     assert bool(finite) and float(metrics["loss"]) == pytest.approx(0.5)
     assert float(model.w.numpy()) == pytest.approx(0.9, abs=1e-5)  # Adam's first step: lr * sign(gradient)
